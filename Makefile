@@ -1,0 +1,70 @@
+# One entry point for everything a developer or CI does with this repository.
+# The targets of each concern (backend, frontend, gitops, terraform, workflows) live in mk/<concern>.mk;
+# every concern adds its check group to CHECKS, and `make test` runs them all.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+# Logs, screenshots and other generated files; git-ignored.
+OUT := $(CURDIR)/.out
+
+# Check groups in the order `make test` runs them; each mk/*.mk appends its own.
+CHECKS := lint
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help venv test lint fmt run clean check-lint
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+# The dev environment is rebuilt whenever a requirements file changes.
+REQUIREMENTS := requirements-dev.txt $(wildcard images/*/requirements.txt)
+$(VENV)/.stamp: $(REQUIREMENTS)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; set PYTHON=python3.x")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --requirement requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.stamp ## Create or update the local virtual environment (.venv)
+
+# checkov pins old packaging/python-dateutil, so it gets an environment of its own.
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
+	@touch $@
+
+test: $(VENV)/.stamp $(CHECKOV_VENV)/.stamp ## Run every check (one summary line per group)
+	@$(PY) tools/run_checks.py --log-dir $(OUT)/checks $(CHECKS)
+
+run: $(VENV)/.stamp ## Run the backend and the frontend locally (Ctrl-C stops both)
+	@$(PY) tools/run_local.py
+
+lint: $(VENV)/.stamp check-lint ## yamllint, ruff, shellcheck and hadolint over the whole tree
+
+fmt: $(VENV)/.stamp ## Format the code in place (each mk/*.mk may add its formatter)
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix --quiet .
+
+# Every tracked or new shell script, found by extension or shebang, so a new script cannot escape the check.
+SHELL_SCRIPTS = $(shell $(PY) tools/list_files.py --shell)
+DOCKERFILES = $(shell $(PY) tools/list_files.py --dockerfiles)
+
+check-lint:
+	$(BIN)/yamllint --strict .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	shellcheck --external-sources $(SHELL_SCRIPTS)
+	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
+
+clean: ## Remove environments and generated files
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis
