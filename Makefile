@@ -17,11 +17,11 @@ CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 OUT := $(CURDIR)/.out
 
 # Check groups in the order `make test` runs them; each mk/*.mk appends its own.
-CHECKS := lint
+CHECKS := lint tools
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help venv test lint fmt run clean check-lint
+.PHONY: help venv test lint fmt run clean check-lint check-tools
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' \
@@ -65,6 +65,9 @@ check-lint:
 	$(BIN)/ruff format --check .
 	shellcheck --external-sources $(SHELL_SCRIPTS)
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
+
+check-tools:
+	$(BIN)/pytest -q tests/tools
 
 clean: ## Remove environments and generated files
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis
