@@ -1,0 +1,87 @@
+# Renders the cloud-init user data of the K3s server and of the agents. Everything a node needs to
+# become part of the cluster is in here, so no one has to ssh in after `terraform apply`.
+
+locals {
+  # K3s applies every manifest in this folder at start-up and keeps re-applying it every 15 s until
+  # the apply succeeds (it records a file as done only after a successful apply).
+  manifests_dir = "/var/lib/rancher/k3s/server/manifests"
+  server_url    = "https://${var.server_private_ip}:6443"
+
+  # The server runs the control plane only. Everything K3s bundles and that must run there tolerates
+  # this taint: the ServiceLB DaemonSet (so the floating IP's ports 80/443 reach Traefik), CoreDNS,
+  # metrics-server, local-path-provisioner, Traefik and the helm-install Jobs. Argo CD and the stock
+  # app do not tolerate it, so they land on the agents. NoSchedule (not CriticalAddonsOnly:NoExecute)
+  # keeps the kubeadm convention that charts and operators already know.
+  server_taint = "node-role.kubernetes.io/control-plane:NoSchedule"
+  worker_label = "nodepool=worker"
+
+  server_k3s_config = {
+    "token"       = var.cluster_token
+    "agent-token" = var.agent_token
+    # The floating IP is NATed, not on any interface, so K3s cannot know it by itself.
+    "tls-san"               = distinct([var.server_public_ip, var.server_private_ip])
+    "write-kubeconfig-mode" = "0600"
+    "node-taint"            = [local.server_taint]
+    "secrets-encryption"    = true
+  }
+
+  agent_k3s_config = {
+    "server"     = local.server_url
+    "token"      = var.agent_token
+    "node-label" = [local.worker_label]
+  }
+
+  argocd_helmchart = {
+    apiVersion = "helm.cattle.io/v1"
+    kind       = "HelmChart"
+    metadata   = { name = "argocd", namespace = "kube-system" }
+    spec = {
+      repo            = "https://argoproj.github.io/argo-helm"
+      chart           = "argo-cd"
+      version         = var.argocd_chart_version
+      targetNamespace = "argocd"
+      createNamespace = true
+      # Dex is only for SSO, which this cluster does not configure; the built-in admin user remains.
+      valuesContent = yamlencode({ dex = { enabled = false } })
+    }
+  }
+
+  # The root Application is the one from clusters/; only where it pulls from is filled in here.
+  root_doc   = yamldecode(var.root_app_manifest)
+  git_source = try(yamldecode(var.git_source_manifest).data, {})
+  repo_url   = var.git_repo_url != null ? var.git_repo_url : try(local.git_source.repoURL, null)
+  revision   = var.git_target_revision != null ? var.git_target_revision : try(local.git_source.targetRevision, null)
+
+  root_application = merge(local.root_doc, {
+    spec = merge(try(local.root_doc.spec, {}), {
+      source = merge(try(local.root_doc.spec.source, {}), {
+        repoURL        = local.repo_url
+        targetRevision = local.revision
+      })
+    })
+  })
+
+  install_script = {
+    path        = "/usr/local/sbin/install-k3s"
+    permissions = "0700"
+    content     = file("${path.module}/files/install-k3s.sh")
+  }
+
+  server_cloud_config = join("\n", ["#cloud-config", yamlencode({
+    write_files = [
+      { path = "/etc/rancher/k3s/config.yaml", permissions = "0600", content = yamlencode(local.server_k3s_config) },
+      { path = "${local.manifests_dir}/argocd.yaml", permissions = "0600", content = yamlencode(local.argocd_helmchart) },
+      { path = "${local.manifests_dir}/argocd-root-app.yaml", permissions = "0600", content = yamlencode(local.root_application) },
+      local.install_script,
+    ]
+    runcmd = [[local.install_script.path, "server", var.k3s_version]]
+  })])
+
+  agent_cloud_config = join("\n", ["#cloud-config", yamlencode({
+    write_files = [
+      { path = "/etc/rancher/k3s/config.yaml", permissions = "0600", content = yamlencode(local.agent_k3s_config) },
+      local.install_script,
+    ]
+    runcmd = [[local.install_script.path, "agent", var.k3s_version]]
+  })])
+}

@@ -1,0 +1,256 @@
+# Offline tests of the cloud-init the cluster boots from: `python tools/terraform.py -chdir=<this module> test`.
+# Every run only plans; this module has no provider and creates nothing.
+
+variables {
+  k3s_version          = "v1.35.8+k3s1"
+  server_private_ip    = "192.168.42.10"
+  server_public_ip     = "203.0.113.10"
+  cluster_token        = "ServerToken0123456789abcdefghijklmnopqrstuv"
+  agent_token          = "AgentToken0123456789abcdefghijklmnopqrstuvw"
+  argocd_chart_version = "10.9.3"
+  root_app_manifest    = <<-EOT
+    apiVersion: argoproj.io/v1alpha1
+    kind: Application
+    metadata:
+      name: root
+      namespace: argocd
+    spec:
+      project: default
+      source:
+        repoURL: set-by-git-source
+        targetRevision: set-by-git-source
+        path: clusters/prod
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: argocd
+      syncPolicy:
+        automated:
+          prune: true
+          selfHeal: true
+  EOT
+  git_source_manifest  = <<-EOT
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: git-source
+      annotations:
+        config.kubernetes.io/local-config: "true"
+    data:
+      repoURL: https://github.com/stock-gitops/stock-gitops.git
+      targetRevision: main
+  EOT
+}
+
+run "server_installs_the_pinned_k3s_with_its_config_file" {
+  command = plan
+
+  assert {
+    condition     = yamldecode(output.server_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "server", "v1.35.8+k3s1"]]
+    error_message = "The server must install exactly the pinned K3s release as a server."
+  }
+  assert {
+    condition     = startswith(output.server_cloud_config, "#cloud-config\n")
+    error_message = "cloud-init only reads user data that starts with #cloud-config."
+  }
+  assert {
+    condition = jsonencode(yamldecode(one([
+      for f in yamldecode(output.server_cloud_config).write_files : f.content if f.path == "/etc/rancher/k3s/config.yaml"
+    ]))) == jsonencode(output.server_k3s_config)
+    error_message = "The server's K3s settings must be written to /etc/rancher/k3s/config.yaml."
+  }
+  assert {
+    condition = alltrue([
+      for f in yamldecode(output.server_cloud_config).write_files : f.permissions == "0600" if f.path != "/usr/local/sbin/install-k3s"
+    ])
+    error_message = "Files holding tokens or cluster manifests must be readable by root only."
+  }
+}
+
+run "server_is_tainted_and_certified_for_its_floating_ip" {
+  command = plan
+
+  assert {
+    condition     = output.server_k3s_config["node-taint"] == ["node-role.kubernetes.io/control-plane:NoSchedule"]
+    error_message = "The server must be tainted so that workloads stay off it."
+  }
+  assert {
+    condition     = contains(output.server_k3s_config["tls-san"], "203.0.113.10")
+    error_message = "The floating IP must be in the API certificate's SANs."
+  }
+  assert {
+    condition     = output.server_k3s_config["write-kubeconfig-mode"] == "0600"
+    error_message = "The admin kubeconfig must be readable by root only."
+  }
+  assert {
+    condition     = !contains(keys(output.server_k3s_config), "node-label")
+    error_message = "The server must not carry the worker label, or the app's nodeSelector would allow it."
+  }
+}
+
+run "agents_join_with_the_agent_token_and_the_worker_label" {
+  command = plan
+
+  assert {
+    condition     = output.agent_k3s_config.token == var.agent_token && output.server_k3s_config["agent-token"] == var.agent_token
+    error_message = "Agents must join with the agent token the server accepts."
+  }
+  assert {
+    condition     = output.server_k3s_config.token == var.cluster_token && !strcontains(output.agent_cloud_config, var.cluster_token)
+    error_message = "The server token must stay on the server; agents never see it."
+  }
+  assert {
+    condition     = output.agent_k3s_config.server == "https://192.168.42.10:6443"
+    error_message = "Agents must find the server at its fixed private address."
+  }
+  assert {
+    condition     = output.agent_k3s_config["node-label"] == ["nodepool=worker"]
+    error_message = "Agents must register with nodepool=worker (the app's nodeSelector)."
+  }
+  assert {
+    condition     = yamldecode(output.agent_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "agent", "v1.35.8+k3s1"]]
+    error_message = "Agents must install exactly the pinned K3s release as agents."
+  }
+  assert {
+    condition     = !strcontains(output.agent_cloud_config, "argocd")
+    error_message = "Only the server deploys manifests; agents get none."
+  }
+}
+
+run "server_installs_the_pinned_argocd_chart" {
+  command = plan
+
+  assert {
+    condition = (
+      output.argocd_helmchart.kind == "HelmChart" &&
+      output.argocd_helmchart.spec.chart == "argo-cd" &&
+      output.argocd_helmchart.spec.version == "10.9.3" &&
+      output.argocd_helmchart.spec.repo == "https://argoproj.github.io/argo-helm" &&
+      output.argocd_helmchart.spec.targetNamespace == "argocd"
+    )
+    error_message = "Argo CD must come from the pinned argo-cd chart, into the argocd namespace."
+  }
+  assert {
+    condition = yamldecode(one([
+      for f in yamldecode(output.server_cloud_config).write_files : f.content
+      if f.path == "/var/lib/rancher/k3s/server/manifests/argocd.yaml"
+    ])) == output.argocd_helmchart
+    error_message = "The HelmChart must be in K3s's auto-deploy manifests folder."
+  }
+}
+
+run "root_app_pulls_from_git_source_by_default" {
+  command = plan
+
+  assert {
+    condition     = output.root_application.spec.source.repoURL == "https://github.com/stock-gitops/stock-gitops.git"
+    error_message = "Without overrides the root app's repoURL must come from the git-source ConfigMap."
+  }
+  assert {
+    condition     = output.root_application.spec.source.targetRevision == "main"
+    error_message = "Without overrides the root app's targetRevision must come from the git-source ConfigMap."
+  }
+  assert {
+    condition = (
+      output.root_application.spec.source.path == "clusters/prod" &&
+      output.root_application.metadata.name == "root" &&
+      output.root_application.spec.syncPolicy.automated.selfHeal
+    )
+    error_message = "Everything else in the root app must be kept as clusters/ wrote it."
+  }
+  assert {
+    condition = yamldecode(one([
+      for f in yamldecode(output.server_cloud_config).write_files : f.content
+      if f.path == "/var/lib/rancher/k3s/server/manifests/argocd-root-app.yaml"
+    ])) == output.root_application
+    error_message = "The root app must be in K3s's auto-deploy manifests folder."
+  }
+}
+
+run "root_app_follows_overrides" {
+  command = plan
+
+  variables {
+    git_repo_url        = "https://github.com/a-fork/stock-gitops.git"
+    git_target_revision = "release-1"
+  }
+
+  assert {
+    condition = (
+      output.root_application.spec.source.repoURL == "https://github.com/a-fork/stock-gitops.git" &&
+      output.root_application.spec.source.targetRevision == "release-1" &&
+      output.root_application.spec.source.path == "clusters/prod"
+    )
+    error_message = "git_repo_url and git_target_revision must override git-source."
+  }
+}
+
+run "user_data_fits_nova" {
+  command = plan
+
+  assert {
+    condition     = length(output.server_user_data) <= 65535 && length(output.agent_user_data) <= 65535
+    error_message = "Nova refuses user data above 65535 bytes."
+  }
+  assert {
+    condition     = output.server_user_data == base64gzip(output.server_cloud_config)
+    error_message = "The user data must be the gzipped cloud-config."
+  }
+}
+
+run "oversized_user_data_is_refused" {
+  command = plan
+
+  variables {
+    user_data_limit_bytes = 256
+  }
+
+  expect_failures = [output.server_user_data, output.agent_user_data]
+}
+
+run "channel_instead_of_k3s_release_is_refused" {
+  command = plan
+  variables { k3s_version = "stable" }
+  expect_failures = [var.k3s_version]
+}
+
+run "argocd_chart_range_is_refused" {
+  command = plan
+  variables { argocd_chart_version = "~> 10.9" }
+  expect_failures = [var.argocd_chart_version]
+}
+
+run "shared_token_is_refused" {
+  command = plan
+  variables { agent_token = "ServerToken0123456789abcdefghijklmnopqrstuv" }
+  expect_failures = [var.agent_token]
+}
+
+run "short_token_is_refused" {
+  command = plan
+  variables { cluster_token = "short" }
+  expect_failures = [var.cluster_token]
+}
+
+run "bad_address_is_refused" {
+  command = plan
+  variables { server_public_ip = "my-server.example" }
+  expect_failures = [var.server_public_ip]
+}
+
+run "bad_repo_url_is_refused" {
+  command = plan
+  variables { git_repo_url = "github.com/no-scheme" }
+  expect_failures = [var.git_repo_url]
+}
+
+run "non_application_root_manifest_is_refused" {
+  command = plan
+  variables { root_app_manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nope\n" }
+  expect_failures = [output.root_application]
+}
+
+run "missing_git_source_is_refused" {
+  command = plan
+  variables { git_source_manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: git-source\n" }
+  expect_failures = [output.root_application]
+}

@@ -1,0 +1,104 @@
+variable "k3s_version" {
+  description = "Exact K3s release every node installs, e.g. \"v1.35.8+k3s1\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", var.k3s_version))
+    error_message = "k3s_version must be an exact K3s release tag such as \"v1.35.8+k3s1\", not a channel like \"stable\"."
+  }
+}
+
+variable "server_private_ip" {
+  description = "Fixed address of the server on the cluster network; agents join https://<this>:6443."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost("${var.server_private_ip}/32", 0))
+    error_message = "server_private_ip must be an IPv4 address such as \"192.168.42.10\"."
+  }
+}
+
+variable "server_public_ip" {
+  description = "Floating IP of the server; it goes into the API certificate's SANs so kubectl can use it."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost("${var.server_public_ip}/32", 0))
+    error_message = "server_public_ip must be an IPv4 address such as \"203.0.113.10\"."
+  }
+}
+
+variable "cluster_token" {
+  description = "K3s server token: only servers use it (and it guards the datastore's encryption)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{32,}$", var.cluster_token))
+    error_message = "cluster_token must be at least 32 letters or digits (K3s parses ':' inside tokens)."
+  }
+}
+
+variable "agent_token" {
+  description = "K3s agent token: all an agent can use to join, so a leaked agent cannot become a server."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{32,}$", var.agent_token))
+    error_message = "agent_token must be at least 32 letters or digits (K3s parses ':' inside tokens)."
+  }
+
+  validation {
+    condition     = var.agent_token != var.cluster_token
+    error_message = "agent_token must differ from cluster_token, or every agent holds the server's credentials."
+  }
+}
+
+variable "argocd_chart_version" {
+  description = "Exact version of the argo-cd Helm chart from https://argoproj.github.io/argo-helm."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.argocd_chart_version))
+    error_message = "argocd_chart_version must be an exact chart version such as \"10.9.3\" (no ranges, no \"latest\")."
+  }
+}
+
+variable "root_app_manifest" {
+  description = "YAML of the cluster's root Argo CD Application (clusters/<cluster>/root-app.yaml)."
+  type        = string
+}
+
+variable "git_source_manifest" {
+  description = "YAML of the git-source ConfigMap (clusters/components/git-source/git-source.yaml)."
+  type        = string
+}
+
+variable "git_repo_url" {
+  description = "Repository the root app pulls from; null takes data.repoURL from the git-source ConfigMap."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.git_repo_url == null || can(regex("^(https://|ssh://|git@)[^\\s]+$", var.git_repo_url))
+    error_message = "git_repo_url must be an https://, ssh:// or git@ URL of a Git repository (or null to use git-source)."
+  }
+}
+
+variable "git_target_revision" {
+  description = "Branch, tag or commit the root app tracks; null takes data.targetRevision from git-source."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.git_target_revision == null || can(regex("^[A-Za-z0-9._/-]+$", var.git_target_revision))
+    error_message = "git_target_revision must be a branch, tag or commit such as \"main\" (or null to use git-source)."
+  }
+}
+
+variable "user_data_limit_bytes" {
+  description = "Largest user data the cloud accepts; Nova refuses more than 65535 bytes (base64-encoded)."
+  type        = number
+  default     = 65535
+}
