@@ -1,0 +1,254 @@
+"""Stock dashboard: one ticker as candles with volume and moving averages, several as a normalised comparison.
+
+A top-down Streamlit script. Everything it computes lives in `stockui` (tested without Streamlit); this page
+wires widgets to it, stops early with a clear message when there is nothing to draw, and keeps the view in the
+URL's query parameters so a link reopens it. Run it with `streamlit run app.py` (or `make frontend`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+from stockui import charts, figures
+from stockui.client import (
+    BackendClient,
+    BackendError,
+    BackendUnreachableError,
+    BadRequestError,
+    NoDataError,
+    PriceHistory,
+    UnknownTickerError,
+    UpstreamUnavailableError,
+)
+from stockui.state import (
+    CHART_KINDS,
+    COMPARE_MODES,
+    EARLIEST,
+    INTERVALS,
+    MOVING_AVERAGES,
+    PERIODS,
+    TICKER_EXAMPLES,
+    TickerError,
+    ViewState,
+    parse_tickers,
+)
+
+# Backend answers are reused for this long per (ticker, range, interval); the backend caches as well, so
+# this mainly saves the round trip when someone flips between views.
+CACHE_TTL = dt.timedelta(minutes=10)
+
+st.set_page_config(page_title="Stock dashboard", page_icon=":material/candlestick_chart:", layout="wide")
+
+
+@st.cache_resource
+def backend() -> BackendClient:
+    return BackendClient.from_env()
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
+def load_history(ticker: str, start: dt.date, end: dt.date, interval: str) -> PriceHistory:
+    # An exception is not cached: a ticker that failed (rate limit, backend down) is asked for again next run.
+    return backend().history(ticker, start, end, interval)
+
+
+today = dt.date.today()
+
+# --- State: the URL seeds the widgets once per session; afterwards the widgets own it.
+if "seeded" not in st.session_state:
+    seed, link_problems = ViewState.from_query(st.query_params.to_dict())
+    for name, value in dataclasses.asdict(seed).items():
+        st.session_state[name] = list(value) if isinstance(value, tuple) else value
+    st.session_state.dates = seed.date_range(today)
+    st.session_state.seeded = True
+    for problem in link_problems:
+        st.toast(problem, icon=":material/link_off:")
+
+# --- Controls
+with st.sidebar:
+    st.title(":material/candlestick_chart: Stocks")
+    st.text_input(
+        "Tickers",
+        key="tickers",
+        placeholder="NVDA, AAPL, ^GSPC",
+        help=f"One symbol, or up to 8 separated by commas to compare them. Yahoo symbols: "
+        f"{', '.join(TICKER_EXAMPLES)}.",
+    )
+    period = st.segmented_control("Period", PERIODS, key="period", required=True)
+    if period != "Custom":
+        # Show the preset's range; switching to Custom then starts from it.
+        st.session_state.dates = ViewState(period=period).date_range(today)
+    dates = st.date_input(
+        "Dates",
+        key="dates",
+        min_value=EARLIEST,
+        max_value=today,
+        format="YYYY-MM-DD",
+        disabled=period != "Custom",
+    )
+    interval = st.segmented_control(
+        "Interval", list(INTERVALS), format_func=INTERVALS.get, key="interval", required=True
+    )
+
+    try:
+        tickers, ticker_error = parse_tickers(st.session_state.tickers), None
+    except TickerError as error:
+        tickers, ticker_error = (), error
+
+    st.subheader("Chart", divider="gray")
+    if len(tickers) > 1:
+        st.segmented_control(
+            "Compare as",
+            list(COMPARE_MODES),
+            format_func=COMPARE_MODES.get,
+            key="compare",
+            required=True,
+            persist_state="page",
+        )
+    else:
+        st.segmented_control(
+            "Style",
+            list(CHART_KINDS),
+            format_func=CHART_KINDS.get,
+            key="chart",
+            required=True,
+            persist_state="page",
+        )
+        st.pills(
+            "Moving averages",
+            MOVING_AVERAGES,
+            selection_mode="multi",
+            format_func=lambda window: f"SMA {window}",
+            key="moving_averages",
+            persist_state="page",
+        )
+    st.toggle("Log scale", key="log_scale")
+
+custom_range = period == "Custom" and len(dates) == 2
+view = ViewState(
+    tickers=",".join(tickers) or st.session_state.tickers,
+    period=period,
+    start=dates[0] if custom_range else None,
+    end=dates[1] if custom_range else None,
+    interval=interval,
+    chart=st.session_state.chart,
+    moving_averages=tuple(sorted(st.session_state.moving_averages)),
+    log_scale=st.session_state.log_scale,
+    compare=st.session_state.compare,
+)
+if st.query_params.to_dict() != view.to_query():
+    st.query_params.from_dict(view.to_query())
+
+# --- Guards: stop with a message whenever there is nothing sensible to draw.
+if ticker_error:
+    st.error(str(ticker_error), icon=":material/edit:")
+    st.stop()
+if period == "Custom" and len(dates) != 2:
+    st.info("Pick the end date of the range.", icon=":material/date_range:")
+    st.stop()
+start, end = view.date_range(today)
+# One ticker with moving averages: fetch earlier bars too, so each average is defined from the first bar.
+fetch_start = start
+if len(tickers) == 1 and view.moving_averages:
+    fetch_start = max(EARLIEST, figures.warmup_start(start, max(view.moving_averages), interval))
+
+histories: dict[str, PriceHistory] = {}
+with st.spinner(f"Loading {', '.join(tickers)} ..."):
+    for ticker in tickers:
+        try:
+            histories[ticker] = load_history(ticker, fetch_start, end, interval)
+        except BackendUnreachableError as error:
+            st.error(str(error), icon=":material/cloud_off:")
+            st.stop()
+        except UnknownTickerError as error:
+            st.warning(str(error), icon=":material/search_off:")
+        except NoDataError as error:
+            st.warning(str(error), icon=":material/event_busy:")
+        except UpstreamUnavailableError as error:
+            st.warning(str(error), icon=":material/hourglass_top:")
+        except BadRequestError as error:
+            st.error(str(error), icon=":material/edit:")
+        except BackendError as error:
+            st.error(str(error), icon=":material/error:")
+shown = {ticker: history.prices.loc[pd.Timestamp(start) :] for ticker, history in histories.items()}
+for ticker, prices in list(shown.items()):
+    if prices.empty:
+        st.warning(f"{ticker} has no prices between {start} and {end}.", icon=":material/event_busy:")
+        del shown[ticker]
+if not shown:
+    st.stop()
+
+if any(histories[ticker].is_sample for ticker in shown):
+    st.info(
+        "**Sample data, not market data.** The backend could not reach Yahoo Finance (or runs with "
+        "`STOCK_DATA_SOURCE=sample`) and serves deterministic synthetic prices so the app works offline.",
+        icon=":material/science:",
+    )
+
+# --- Figures and chart
+stats = [figures.ticker_figures(ticker, prices["close"], interval) for ticker, prices in shown.items()]
+chart_tab, data_tab = st.tabs([":material/show_chart: Chart", ":material/table: Data"])
+with chart_tab:
+    if len(shown) == 1:
+        ticker, (one,) = next(iter(shown)), stats
+        st.header(f"{ticker}  ·  {one.first_date:%d %b %Y} to {one.last_date:%d %b %Y}", anchor=False)
+        columns = st.columns(5)
+        columns[0].metric("Last close", f"{one.last_close:,.2f}", f"{one.change:+.2%}", border=True)
+        columns[1].metric("CAGR", f"{one.cagr:+.2%}", border=True, help="Compound annual growth rate")
+        columns[2].metric(
+            "Volatility", f"{one.volatility:.1%}", border=True, help="Annualised std. dev. of log returns"
+        )
+        columns[3].metric(
+            "Max drawdown", f"{one.max_drawdown:.1%}", border=True, help="Deepest fall from a running peak"
+        )
+        columns[4].metric("Bars", f"{len(shown[ticker]):,}", border=True, help=INTERVALS[interval])
+        figure = charts.price_figure(
+            histories[ticker].prices,
+            ticker,
+            interval=interval,
+            kind=view.chart,
+            moving_averages=view.moving_averages,
+            log_scale=view.log_scale,
+            visible_from=pd.Timestamp(start),
+        )
+    else:
+        st.header(f"{' vs '.join(shown)}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
+        figure = charts.comparison_figure(
+            {ticker: prices["close"] for ticker, prices in shown.items()},
+            mode=view.compare,
+            log_scale=view.log_scale,
+        )
+    st.plotly_chart(figure, config={"displaylogo": False})
+    if len(shown) > 1:
+        st.dataframe(
+            figures.figures_table(stats),
+            column_config={
+                "last_close": st.column_config.NumberColumn("Last close", format="%.2f"),
+                "change": st.column_config.NumberColumn("Change", format="percent"),
+                "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
+                "volatility": st.column_config.NumberColumn("Volatility (ann.)", format="percent"),
+                "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
+                "first_date": st.column_config.DateColumn("From"),
+                "last_date": st.column_config.DateColumn("To"),
+            },
+        )
+
+with data_tab:
+    table = pd.concat(shown, names=["ticker", "date"]).reset_index()
+    st.dataframe(table, hide_index=True, height=420)
+    st.download_button(
+        "Download CSV",
+        table.to_csv(index=False, date_format="%Y-%m-%d"),
+        file_name=f"{'_'.join(shown)}_{start}_{end}_{interval}.csv".replace("^", ""),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+sources = sorted({histories[ticker].source for ticker in shown})
+st.caption(
+    f"Source: {', '.join(sources)}, via the backend at {backend().base_url}. Prices are adjusted for splits "
+    f"and dividends. Answers are cached for {CACHE_TTL.seconds // 60} minutes."
+)
