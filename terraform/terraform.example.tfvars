@@ -1,0 +1,30 @@
+# Copy to terraform.tfvars (git-ignored) and fill in for your cloud:
+#   cp terraform.example.tfvars terraform.tfvars
+# `openstack image list`, `openstack flavor list` and `openstack network list --external` show the names.
+
+image_name       = "Ubuntu 24.04"
+server_flavor    = "m1.medium"
+agent_flavor     = "m1.large"
+external_network = "public"
+
+# Your own address, so that only you can reach SSH and the Kubernetes API (curl -4 ifconfig.me).
+admin_cidrs = ["198.51.100.7/32"]
+
+# Either upload a public key ...
+ssh_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample you@laptop"
+# ... or use a key pair that already exists in the project:
+# key_pair_name = "my-key"
+
+# Optional; the defaults are shown.
+# cluster_name         = "stock"
+# agent_count          = 2
+# subnet_cidr          = "192.168.42.0/24"
+# dns_nameservers      = ["1.1.1.1", "9.9.9.9"]
+# ssh_user             = "ubuntu"
+# k3s_version          = "v1.35.8+k3s1"
+# argocd_chart_version = "10.9.3"
+# cluster_path         = "clusters/prod"
+# Bootstrap from another repository or branch than clusters/components/git-source/git-source.yaml says
+# (Argo CD follows git-source.yaml again as soon as it syncs the root app; see README.md):
+# git_repo_url        = "https://github.com/you/stock-gitops.git"
+# git_target_revision = "my-branch"
