@@ -1,0 +1,54 @@
+"""gunicorn settings for the image and `make backend`: `gunicorn --config gunicorn.conf.py` from this folder.
+
+Defaults suit a 1-CPU container: two worker processes (one can serve while the other is busy or being
+replaced), four threads each (requests that wait on Yahoo don't block the worker). WEB_CONCURRENCY and
+GUNICORN_THREADS override them; HOST and PORT choose the address.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+wsgi_app = "stockapi:create_app()"
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104 (in a container)
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+# Kubernetes sends SIGTERM, then SIGKILL 30 s later: finish in-flight requests well before that.
+graceful_timeout = 20
+# A worker silent this long is restarted; longer than the upstream timeout (10 s) of a cold fetch.
+timeout = 60
+keepalive = 5
+# Requests are small GETs; anything larger is not ours.
+limit_request_line = 2048
+
+accesslog = "-"
+errorlog = "-"
+logger_class = "stockapi.logs.GunicornLogger"
+# No control socket: it would be created under $HOME, which is read-only in the container.
+control_socket_disable = True
+
+# prometheus_client's multiprocess mode: each worker writes its samples to files in this directory and
+# /metrics merges them. It must be set before prometheus_client is first imported (which is why it is only
+# imported inside the hooks below), and the directory must start empty.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_own_metrics_dir = not _metrics_dir
+if _own_metrics_dir:
+    _metrics_dir = tempfile.mkdtemp(prefix="stockapi-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+else:
+    for _stale in Path(_metrics_dir).glob("*.db"):
+        _stale.unlink()
+
+
+def child_exit(server, worker):
+    # Drop the dead worker's live gauges (in-flight requests, cache bytes) from the merged view.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -1,0 +1,59 @@
+"""The Flask application: configuration, collaborators, blueprints, error handlers, request metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Flask, Response, g, request
+
+from stockapi import metrics
+from stockapi.config import Settings
+from stockapi.errors import register_error_handlers
+from stockapi.routes import api, ops
+from stockapi.service import StockService, utc_today
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+
+
+def build_app(settings: Settings | None = None, **services: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.extensions["stockapi.settings"] = settings
+    app.extensions["stockapi.service"] = services.get("service") or _service(settings)
+    app.extensions["stockapi.openapi"] = json.dumps(yaml.safe_load(OPENAPI_PATH.read_text())).encode()
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    register_error_handlers(app)
+    _instrument(app)
+    return app
+
+
+def _service(settings: Settings) -> StockService:
+    from stockapi.providers import make_providers
+
+    primary, fallback = make_providers(settings, utc_today)
+    return StockService(primary, fallback, max_bytes=settings.cache_max_bytes)
+
+
+def _instrument(app: Flask) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+        metrics.HTTP_IN_FLIGHT.inc()
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        status = str(response.status_code)
+        metrics.HTTP_REQUESTS.labels(route, request.method, status).inc()
+        metrics.HTTP_LATENCY.labels(route, request.method, status).observe(time.perf_counter() - g.started)
+        return response
+
+    @app.teardown_request
+    def finish(_error: BaseException | None) -> None:
+        if "started" in g:
+            metrics.HTTP_IN_FLIGHT.dec()

@@ -1,0 +1,148 @@
+"""An in-process cache of finished answers: single-flight, TTL by recency, bounded bytes, stale-if-error.
+
+Each gunicorn worker has its own cache, so one key costs at most one upstream fetch per worker per TTL.
+Within a worker:
+- concurrent misses for a key wait for the one fetch in flight (single-flight) instead of each fetching;
+- an entry stays fresh for a TTL that the loader picks (ranges that reach today expire sooner);
+- entries are evicted least-recently-used once their bytes exceed the bound;
+- when the upstream is unavailable, an expired entry is served for a while longer, marked STALE;
+- NotFoundError is cached too (briefly), so a repeated typo does not reach the upstream each time;
+- after the upstream fails, new misses skip it for its Retry-After instead of piling onto it.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import cachetools
+
+from stockapi import metrics
+from stockapi.errors import ApiError, UpstreamUnavailableError
+from stockapi.render import Body
+
+ENTRY_OVERHEAD_BYTES = 512  # key, dataclass and dict slot; keeps tiny negative entries from being free
+
+
+class State(enum.Enum):
+    HIT = "HIT"
+    MISS = "MISS"
+    STALE = "STALE"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    value: Body | ApiError
+    fetched_at: float
+    fresh_until: float
+
+    @property
+    def size(self) -> int:
+        return ENTRY_OVERHEAD_BYTES + (self.value.size if isinstance(self.value, Body) else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    entry: Entry
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a loader returns: the answer and how many seconds it stays fresh."""
+
+    value: Body | ApiError
+    ttl_s: float
+
+
+class PriceCache:
+    def __init__(
+        self,
+        load: Callable[[Hashable], Loaded],
+        *,
+        fallback: Callable[[Hashable], Loaded] | None = None,
+        max_bytes: int,
+        stale_if_error_s: float,
+        wait_timeout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._fallback = fallback
+        self._stale_if_error_s = stale_if_error_s
+        self._wait_timeout_s = wait_timeout_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: cachetools.LRUCache[Hashable, Entry] = cachetools.LRUCache(
+            maxsize=max_bytes, getsizeof=lambda entry: entry.size
+        )
+        self._flights: dict[Hashable, Future[Lookup]] = {}
+        self._upstream_down_until = float("-inf")
+
+    @property
+    def current_bytes(self) -> int:
+        return int(self._entries.currsize)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> Lookup:
+        """The answer for key: from memory, from the one fetch in flight, or fetched now. Raises ApiError."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now < entry.fresh_until:
+                metrics.CACHE_EVENTS.labels("hit").inc()
+                return Lookup(entry, State.HIT)
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = Future()
+        if not leader:
+            metrics.CACHE_EVENTS.labels("coalesced").inc()
+            try:
+                return flight.result(timeout=self._wait_timeout_s)
+            except TimeoutError:
+                raise UpstreamUnavailableError("the data source is slow to answer", retry_after=5) from None
+        metrics.CACHE_EVENTS.labels("miss").inc()
+        try:
+            result = self._refresh(key, entry, now)
+        except BaseException as error:
+            flight.set_exception(error)
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                del self._flights[key]
+
+    def _refresh(self, key: Hashable, previous: Entry | None, now: float) -> Lookup:
+        try:
+            if now < self._upstream_down_until:
+                raise UpstreamUnavailableError(
+                    "the data source failed moments ago; not asking it again yet",
+                    retry_after=self._upstream_down_until - now,
+                )
+            loaded = self._load(key)
+        except UpstreamUnavailableError as error:
+            with self._lock:
+                self._upstream_down_until = max(self._upstream_down_until, now + error.retry_after)
+            if previous is not None and now < previous.fresh_until + self._stale_if_error_s:
+                metrics.CACHE_EVENTS.labels("stale").inc()
+                return Lookup(previous, State.STALE)
+            if self._fallback is None:
+                raise
+            loaded = self._fallback(key)
+        entry = Entry(loaded.value, fetched_at=now, fresh_until=now + loaded.ttl_s)
+        with self._lock:
+            try:
+                self._entries[key] = entry
+            except ValueError:  # larger than the whole cache: serve it, don't keep it
+                self._entries.pop(key, None)
+            metrics.CACHE_BYTES.set(self._entries.currsize)
+            metrics.CACHE_ENTRIES.set(len(self._entries))
+        return Lookup(entry, State.MISS)

@@ -1,0 +1,65 @@
+"""Settings from the environment, read once at start-up; a bad value stops the start with a clear message."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_SOURCES = ("yahoo", "sample", "auto")
+
+# How long an answer stays fresh. A range that ends before the last few days only changes when Yahoo
+# re-adjusts history for a dividend or split, so it can be kept for hours; a range that reaches today
+# changes all through the trading day. "Recent" covers a weekend plus the date-line offset.
+RECENT_DAYS = 4
+TTL_RECENT_S = 60
+TTL_HISTORICAL_S = 6 * 3600
+# An unknown ticker or empty range is remembered briefly, so a typo hammered by a client costs one fetch.
+TTL_NEGATIVE_S = 60
+# In `auto` mode, sample data served because Yahoo was unreachable; short, so Yahoo is asked again soon.
+TTL_FALLBACK_S = 60
+# How long after it stops being fresh an answer may still be served when the upstream fails.
+STALE_IF_ERROR_S = 24 * 3600
+# After the upstream fails, new misses skip it for this long (unless it said otherwise in Retry-After).
+UPSTREAM_BACKOFF_S = 30
+UPSTREAM_TIMEOUT_S = 10
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the backend cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_source: str = "yahoo"
+    sample_latency_ms: int = 0
+    cache_max_bytes: int = 64 * 1024 * 1024
+    yfinance_cache_dir: Path = Path(tempfile.gettempdir()) / "stockapi-yfinance"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        source = env.get("STOCK_DATA_SOURCE", cls.data_source).strip().lower()
+        if source not in DATA_SOURCES:
+            raise SettingsError(f"STOCK_DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
+        return cls(
+            data_source=source,
+            sample_latency_ms=_int(env, "SAMPLE_LATENCY_MS", cls.sample_latency_ms, maximum=60_000),
+            cache_max_bytes=_int(env, "CACHE_MAX_MB", cls.cache_max_bytes >> 20, maximum=65_536) << 20,
+            yfinance_cache_dir=Path(env.get("YFINANCE_CACHE_DIR") or cls.yfinance_cache_dir),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not 0 <= value <= maximum:
+        raise SettingsError(f"{name} must be between 0 and {maximum}, not {value}")
+    return value

@@ -1,0 +1,59 @@
+"""The provider interface and the price table every provider returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from stockapi.validation import StockQuery
+
+# Prices are sent with 6 significant digits: more than a chart or a daily return needs, and it keeps the
+# 15-year daily NVDA answer small (noise digits of adjusted prices do not compress).
+SIGNIFICANT_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Bars oldest first, as plain lists ready for JSON."""
+
+    source: str
+    date: list[str]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[int]
+
+    @classmethod
+    def from_arrays(
+        cls,
+        source: str,
+        dates: list[str],
+        ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+        volume: npt.ArrayLike,
+    ) -> Prices:
+        o, h, lo, c = (round_significant(column).tolist() for column in ohlc)
+        vol = np.nan_to_num(np.asarray(volume, dtype=float), nan=0.0).clip(min=0).round().astype(np.int64)
+        return cls(source, list(dates), o, h, lo, c, vol.tolist())
+
+    def __len__(self) -> int:
+        return len(self.date)
+
+
+class Provider(Protocol):
+    name: str
+
+    def fetch(self, query: StockQuery) -> Prices: ...
+
+
+def round_significant(values: npt.ArrayLike, digits: int = SIGNIFICANT_DIGITS) -> npt.NDArray[np.float64]:
+    a = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(a)))
+    decimals = np.clip(np.nan_to_num(digits - 1 - magnitude, nan=0.0, posinf=0.0, neginf=0.0), 0, 12)
+    # Dividing by an exact power of ten gives the double nearest the decimal, so repr() prints it short.
+    scale = 10.0**decimals
+    return np.round(a * scale) / scale

@@ -1,0 +1,104 @@
+"""Yahoo Finance through yfinance, with its failures mapped onto the API's errors.
+
+yfinance keeps SQLite caches (time zones, cookies) under ~/.cache by default; the container's root
+filesystem is read-only, so they go to a directory under the temp dir instead. yfinance also hides most
+failures by default (logging them and returning an empty frame, which would read as "unknown ticker");
+`hide_exceptions = False` makes it raise, so a network failure is told apart from a missing symbol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yfinance as yf
+from yfinance.exceptions import (
+    YFException,
+    YFPricesMissingError,
+    YFRateLimitError,
+    YFTickerMissingError,
+)
+
+from stockapi.config import UPSTREAM_BACKOFF_S, UPSTREAM_TIMEOUT_S
+from stockapi.errors import NotFoundError, UpstreamUnavailableError
+from stockapi.providers.base import Prices
+from stockapi.validation import StockQuery
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["Open", "High", "Low", "Close"]
+RATE_LIMIT_BACKOFF_S = 60
+
+
+def configure_yfinance(cache_dir: Path) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    yf.set_tz_cache_location(str(cache_dir))
+    yf.config.debug.hide_exceptions = False
+
+
+class YahooProvider:
+    name = "yahoo"
+
+    def __init__(self, cache_dir: Path, timeout_s: float = UPSTREAM_TIMEOUT_S) -> None:
+        configure_yfinance(cache_dir)
+        self._timeout_s = timeout_s
+
+    def fetch(self, query: StockQuery) -> Prices:
+        try:
+            frame = yf.Ticker(query.ticker).history(
+                start=query.start.isoformat(),
+                # yfinance's end is exclusive; the API's is inclusive.
+                end=(query.end + dt.timedelta(days=1)).isoformat(),
+                interval=query.interval,
+                auto_adjust=True,
+                timeout=self._timeout_s,
+            )
+        except YFRateLimitError:
+            raise UpstreamUnavailableError(
+                "Yahoo Finance is rate-limiting this server; try again later",
+                retry_after=RATE_LIMIT_BACKOFF_S,
+            ) from None
+        except YFPricesMissingError:
+            raise _no_data(query) from None
+        except YFTickerMissingError:  # includes YFTzMissingError: Yahoo has no such symbol
+            raise NotFoundError(f"ticker {query.ticker!r} is not known to Yahoo Finance") from None
+        except (YFException, OSError, ValueError, KeyError) as error:
+            # OSError covers curl_cffi's network errors (DNS, connect, timeout); ValueError and KeyError are
+            # what yfinance raises on a malformed answer. None of them says anything about the symbol.
+            log.warning(
+                "Yahoo Finance fetch failed", extra={"fields": {"ticker": query.ticker, "error": repr(error)}}
+            )
+            raise UpstreamUnavailableError(
+                f"Yahoo Finance is unavailable ({type(error).__name__})", retry_after=UPSTREAM_BACKOFF_S
+            ) from None
+        return prices_from_frame(frame, query)
+
+
+def prices_from_frame(frame: pd.DataFrame, query: StockQuery) -> Prices:
+    """Turn a `Ticker.history` frame (tz-aware index named Date, one row per bar) into Prices."""
+    if frame.empty or not set(COLUMNS).issubset(frame.columns):
+        raise _no_data(query)
+    frame = frame.dropna(subset=COLUMNS)
+    # The index is midnight in the exchange's time zone; its local date is the trading day (converting to
+    # UTC first would move Asian sessions to the day before).
+    dates = frame.index.strftime("%Y-%m-%d")
+    frame = frame[dates <= query.end.isoformat()]
+    if frame.empty:
+        raise _no_data(query)
+    volume = frame["Volume"] if "Volume" in frame.columns else pd.Series(0, index=frame.index)
+    return Prices.from_arrays(
+        YahooProvider.name,
+        frame.index.strftime("%Y-%m-%d").tolist(),
+        tuple(frame[column].to_numpy() for column in COLUMNS),
+        volume.to_numpy(),
+    )
+
+
+def _no_data(query: StockQuery) -> NotFoundError:
+    return NotFoundError(
+        f"Yahoo Finance has no {query.interval} prices for {query.ticker} between {query.start} and "
+        f"{query.end} (no trading days in the range, or the symbol is delisted)",
+        code="no_data",
+    )

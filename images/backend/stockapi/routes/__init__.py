@@ -1,0 +1,1 @@
+"""The app's blueprints: `api` (/api/...) and `ops` (health, readiness, metrics)."""

@@ -1,0 +1,70 @@
+"""Answers to price queries: providers behind the cache, with the freshness rules of config.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+from stockapi import config, metrics
+from stockapi.cache import Loaded, Lookup, PriceCache
+from stockapi.errors import NotFoundError, UpstreamUnavailableError
+from stockapi.providers import Provider
+from stockapi.render import render
+from stockapi.validation import StockQuery
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+class StockService:
+    def __init__(
+        self,
+        primary: Provider,
+        fallback: Provider | None = None,
+        *,
+        max_bytes: int,
+        today: Callable[[], dt.date] = utc_today,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.today = today
+        self.clock = clock
+        self.cache = PriceCache(
+            lambda query: self._fetch(primary, query, self._ttl(query)),
+            fallback=(lambda query: self._fetch(fallback, query, config.TTL_FALLBACK_S))
+            if fallback
+            else None,
+            max_bytes=max_bytes,
+            stale_if_error_s=config.STALE_IF_ERROR_S,
+            # A waiting request gives up a little after the fetch it waits for would have timed out.
+            wait_timeout_s=config.UPSTREAM_TIMEOUT_S * 3,
+            clock=clock,
+        )
+
+    def lookup(self, query: StockQuery) -> Lookup:
+        return self.cache.get(query)
+
+    def _ttl(self, query: StockQuery) -> float:
+        recent = query.end >= self.today() - dt.timedelta(days=config.RECENT_DAYS)
+        return config.TTL_RECENT_S if recent else config.TTL_HISTORICAL_S
+
+    @staticmethod
+    def _fetch(provider: Provider, query: StockQuery, ttl_s: float) -> Loaded:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            prices = provider.fetch(query)
+            outcome = "ok"
+        except NotFoundError as error:
+            outcome = "not_found"
+            return Loaded(error, config.TTL_NEGATIVE_S)
+        except UpstreamUnavailableError:
+            outcome = "unavailable"
+            raise
+        finally:
+            metrics.UPSTREAM_FETCHES.labels(provider.name, outcome).inc()
+            metrics.UPSTREAM_LATENCY.labels(provider.name).observe(time.perf_counter() - started)
+        return Loaded(render(query, prices), ttl_s)

@@ -1,0 +1,220 @@
+"""The cache: single-flight, TTL by recency, stale-if-error, negative caching, the memory bound, back-off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import threading
+
+import pytest
+from prometheus_client import REGISTRY
+from stockapi import config
+from stockapi.cache import State
+from stockapi.errors import UpstreamUnavailableError
+from stockapi.service import StockService
+from stockapi.validation import StockQuery
+from stockapi_testing import OLD_RANGE, TODAY, ControlledProvider, build_app, wait_for
+
+OLD = StockQuery("NVDA", dt.date(2010, 1, 1), dt.date(2025, 8, 1))
+RECENT = StockQuery("NVDA", dt.date(2025, 6, 1), TODAY)
+
+
+def cache_events(event: str) -> float:
+    return REGISTRY.get_sample_value("stockapi_cache_events_total", {"event": event}) or 0.0
+
+
+def service_for(provider, clock, **kwargs) -> StockService:
+    return StockService(
+        provider, today=lambda: TODAY, clock=clock, max_bytes=kwargs.pop("max_bytes", 64 << 20), **kwargs
+    )
+
+
+def test_200_concurrent_misses_for_one_key_cause_exactly_one_fetch(provider, clock):
+    service = service_for(provider, clock)
+    threads = 200
+    coalesced_before = cache_events("coalesced")
+    # The one fetch finishes only once every other thread is waiting for it.
+    provider.before_fetch = lambda: wait_for(
+        lambda: cache_events("coalesced") - coalesced_before == threads - 1, what="199 coalesced waiters"
+    )
+    start = threading.Barrier(threads)
+    results: list = [None] * threads
+
+    def ask(i: int) -> None:
+        start.wait()
+        results[i] = service.lookup(OLD)
+
+    workers = [threading.Thread(target=ask, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(provider.fetches) == 1
+    assert len({id(result.entry) for result in results}) == 1
+    assert {result.state for result in results} == {State.MISS}
+
+
+def test_a_failed_fetch_is_shared_by_its_waiters_and_not_cached(provider, clock):
+    service = service_for(provider, clock)
+    provider.fail = UpstreamUnavailableError("down", retry_after=5)
+    with pytest.raises(UpstreamUnavailableError):
+        service.lookup(OLD)
+    clock.advance(5)
+    provider.fail = None
+    assert service.lookup(OLD).state is State.MISS
+    assert len(provider.fetches) == 2
+
+
+@pytest.mark.parametrize(("query", "ttl"), [(OLD, config.TTL_HISTORICAL_S), (RECENT, config.TTL_RECENT_S)])
+def test_entries_expire_after_a_ttl_chosen_by_recency(provider, clock, query, ttl):
+    service = service_for(provider, clock)
+    assert service.lookup(query).state is State.MISS
+    clock.advance(ttl - 1)
+    assert service.lookup(query).state is State.HIT
+    clock.advance(1)
+    assert service.lookup(query).state is State.MISS
+    assert len(provider.fetches) == 2
+
+
+def test_stale_answer_is_served_when_the_upstream_fails(client, provider, clock):
+    fresh = client.get(f"/api/stock?{OLD_RANGE}")
+    clock.advance(config.TTL_HISTORICAL_S + 10)
+    provider.fail = UpstreamUnavailableError("rate limited", retry_after=60)
+    stale = client.get(f"/api/stock?{OLD_RANGE}")
+    assert stale.status_code == 200
+    assert stale.headers["X-Cache"] == "STALE"
+    assert stale.headers["Age"] == str(config.TTL_HISTORICAL_S + 10)
+    assert "max-age=0" in stale.headers["Cache-Control"]
+    assert stale.get_data() == fresh.get_data()
+    # Past the stale-if-error window the failure shows.
+    clock.advance(config.STALE_IF_ERROR_S)
+    gone = client.get(f"/api/stock?{OLD_RANGE}")
+    assert gone.status_code == 503
+    assert gone.get_json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_unavailable_upstream_with_nothing_cached_is_a_503_with_retry_after(client, provider):
+    provider.fail = UpstreamUnavailableError("Yahoo Finance is rate-limiting", retry_after=60)
+    response = client.get(f"/api/stock?{OLD_RANGE}")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert "rate-limiting" in response.get_json()["error"]["message"]
+
+
+def test_after_a_failure_new_misses_skip_the_upstream_until_retry_after(client, provider, clock):
+    provider.fail = UpstreamUnavailableError("down", retry_after=30)
+    assert client.get("/api/stock?ticker=AAA").status_code == 503
+    clock.advance(10)
+    response = client.get("/api/stock?ticker=BBB")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "20"
+    assert [query.ticker for query in provider.fetches] == ["AAA"]
+    clock.advance(20)
+    provider.fail = None
+    assert client.get("/api/stock?ticker=BBB").status_code == 200
+
+
+def test_unknown_tickers_are_cached_briefly(client, provider, clock):
+    for _ in range(3):
+        response = client.get("/api/stock?ticker=UNKNOWN")
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "unknown_ticker"
+    assert len(provider.fetches) == 1
+    clock.advance(config.TTL_NEGATIVE_S)
+    client.get("/api/stock?ticker=UNKNOWN")
+    assert len(provider.fetches) == 2
+
+
+def test_memory_is_bounded_and_least_recently_used_entries_go_first(provider, clock):
+    one = service_for(provider, clock).lookup(OLD).entry.size
+    service = service_for(provider, clock, max_bytes=3 * one + one // 2)
+    queries = [StockQuery(t, OLD.start, OLD.end) for t in ("AAA", "BBB", "CCC", "DDD")]
+    for query in queries[:3]:
+        service.lookup(query)
+    service.lookup(queries[0])  # AAA is now the most recently used
+    service.lookup(queries[3])  # evicts BBB, the least recently used
+    assert service.cache.current_bytes <= 3 * one + one // 2
+    assert len(service.cache) == 3
+    fetched = len(provider.fetches)
+    assert service.lookup(queries[0]).state is State.HIT
+    assert service.lookup(queries[1]).state is State.MISS
+    assert len(provider.fetches) == fetched + 1
+
+
+def test_an_answer_larger_than_the_whole_cache_is_served_but_not_kept(provider, clock):
+    service = service_for(provider, clock, max_bytes=1000)
+    assert service.lookup(OLD).state is State.MISS
+    assert service.lookup(OLD).state is State.MISS
+    assert service.cache.current_bytes == 0
+
+
+def test_etag_and_if_none_match_give_304(client):
+    first = client.get(f"/api/stock?{OLD_RANGE}")
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"')
+    again = client.get(f"/api/stock?{OLD_RANGE}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    assert (
+        client.get(f"/api/stock?{OLD_RANGE}", headers={"If-None-Match": '"other", ' + etag}).status_code
+        == 304
+    )
+    assert client.get(f"/api/stock?{OLD_RANGE}", headers={"If-None-Match": "*"}).status_code == 304
+    assert client.get(f"/api/stock?{OLD_RANGE}", headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+
+def test_gzip_and_plain_bytes_are_the_same_document(client):
+    plain = client.get(f"/api/stock?{OLD_RANGE}", headers={"Accept-Encoding": "identity"})
+    zipped = client.get(f"/api/stock?{OLD_RANGE}", headers={"Accept-Encoding": "gzip, br"})
+    refused = client.get(f"/api/stock?{OLD_RANGE}", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert "Content-Encoding" not in refused.headers
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert zipped.headers["ETag"] == plain.headers["ETag"]
+    assert len(zipped.get_data()) <= 100_000  # the seed's 15-year daily NVDA answer
+
+
+def test_cache_control_reflects_remaining_freshness(client, clock):
+    assert "max-age=21600" in client.get(f"/api/stock?{OLD_RANGE}").headers["Cache-Control"]
+    clock.advance(600)
+    hit = client.get(f"/api/stock?{OLD_RANGE}")
+    assert hit.headers["X-Cache"] == "HIT"
+    assert "max-age=21000" in hit.headers["Cache-Control"]
+    assert hit.headers["Age"] == "600"
+
+
+def test_auto_mode_falls_back_to_labelled_sample_data(clock):
+    yahoo, sample = ControlledProvider("yahoo"), ControlledProvider("sample")
+    yahoo.fail = UpstreamUnavailableError("no network", retry_after=30)
+    client = build_app(yahoo, sample, clock=clock).test_client()
+    response = client.get(f"/api/stock?{OLD_RANGE}")
+    assert response.status_code == 200
+    assert response.get_json()["source"] == "sample"
+    assert "max-age=60" in response.headers["Cache-Control"]
+    # Once the fallback expires and Yahoo is back, Yahoo answers.
+    clock.advance(config.TTL_FALLBACK_S)
+    yahoo.fail = None
+    assert client.get(f"/api/stock?{OLD_RANGE}").get_json()["source"] == "yahoo"
+
+
+def test_auto_mode_prefers_stale_yahoo_data_to_sample_data(clock):
+    yahoo, sample = ControlledProvider("yahoo"), ControlledProvider("sample")
+    client = build_app(yahoo, sample, clock=clock).test_client()
+    client.get(f"/api/stock?{OLD_RANGE}")
+    clock.advance(config.TTL_HISTORICAL_S)
+    yahoo.fail = UpstreamUnavailableError("no network", retry_after=30)
+    response = client.get(f"/api/stock?{OLD_RANGE}")
+    assert response.headers["X-Cache"] == "STALE"
+    assert json.loads(response.get_data())["source"] == "yahoo"
+    assert sample.fetches == []
+
+
+def test_cache_metrics_count_hits_and_misses(client):
+    hits, misses = cache_events("hit"), cache_events("miss")
+    for _ in range(3):
+        client.get(f"/api/stock?{OLD_RANGE}")
+    assert (cache_events("hit") - hits, cache_events("miss") - misses) == (2, 1)

@@ -1,0 +1,142 @@
+"""The Yahoo provider against frames and exceptions shaped exactly like yfinance 1.7's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import yfinance as yf
+import yfinance.cache
+from curl_cffi.requests.exceptions import DNSError
+from stockapi.errors import NotFoundError, UpstreamUnavailableError
+from stockapi.providers import yahoo
+from stockapi.validation import StockQuery
+from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
+
+QUERY = StockQuery("NVDA", dt.date(2024, 1, 2), dt.date(2024, 1, 5))
+
+
+def history_frame(days: list[str], tz: str = "America/New_York") -> pd.DataFrame:
+    """What `Ticker.history(auto_adjust=True)` returns: bars at local midnight, index named Date."""
+    index = pd.DatetimeIndex(pd.to_datetime(days), name="Date").tz_localize(tz)
+    n = len(days)
+    close = np.linspace(48.1234567, 49.7654321, n)
+    return pd.DataFrame(
+        {
+            "Open": close - 0.5,
+            "High": close + 1.0,
+            "Low": close - 1.0,
+            "Close": close,
+            "Volume": np.arange(1, n + 1, dtype=np.int64) * 1_000_000,
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
+        index=index,
+    )
+
+
+class FakeTicker:
+    calls: ClassVar[list[tuple[str, dict]]] = []
+    answer: pd.DataFrame | BaseException = pd.DataFrame()
+
+    def __init__(self, ticker: str) -> None:
+        self.ticker = ticker
+
+    def history(self, **kwargs):
+        FakeTicker.calls.append((self.ticker, kwargs))
+        if isinstance(FakeTicker.answer, BaseException):
+            raise FakeTicker.answer
+        return FakeTicker.answer
+
+
+@pytest.fixture
+def provider(monkeypatch, tmp_path):
+    FakeTicker.calls = []
+    monkeypatch.setattr(yf, "Ticker", FakeTicker)
+    return yahoo.YahooProvider(cache_dir=tmp_path / "yf")
+
+
+def test_frames_become_prices_with_inclusive_end(provider):
+    FakeTicker.answer = history_frame(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    prices = provider.fetch(QUERY)
+    assert prices.source == "yahoo"
+    assert prices.date == ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
+    assert prices.close[0] == 48.1235  # six significant digits
+    assert prices.volume == [1_000_000, 2_000_000, 3_000_000, 4_000_000]
+    ((ticker, kwargs),) = FakeTicker.calls
+    assert ticker == "NVDA"
+    # yfinance's end is exclusive, so the day after the API's inclusive end is asked for.
+    assert (kwargs["start"], kwargs["end"]) == ("2024-01-02", "2024-01-06")
+    assert kwargs["auto_adjust"] is True
+    assert kwargs["interval"] == "1d"
+
+
+def test_dates_are_the_exchange_local_trading_days(provider):
+    # Tokyo's midnight is the previous day in UTC; the bar still belongs to its local date.
+    FakeTicker.answer = history_frame(["2024-01-04", "2024-01-05"], tz="Asia/Tokyo")
+    assert provider.fetch(QUERY).date == ["2024-01-04", "2024-01-05"]
+
+
+def test_rows_without_prices_and_rows_after_end_are_dropped(provider):
+    frame = history_frame(["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"])
+    frame.iloc[1, frame.columns.get_loc("Close")] = np.nan
+    frame.iloc[2, frame.columns.get_loc("Volume")] = 0
+    FakeTicker.answer = frame
+    prices = provider.fetch(QUERY)
+    assert prices.date == ["2024-01-03", "2024-01-05"]
+    assert prices.volume == [1_000_000, 0]
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "code"),
+    [
+        (YFTzMissingError("NOPE"), NotFoundError, "unknown_ticker"),
+        (YFPricesMissingError("NVDA", "(1d 2024-01-02 -> 2024-01-06)"), NotFoundError, "no_data"),
+        (YFRateLimitError(), UpstreamUnavailableError, "upstream_unavailable"),
+        (
+            DNSError("Could not resolve host: query2.finance.yahoo.com"),
+            UpstreamUnavailableError,
+            "upstream_unavailable",
+        ),
+        (TimeoutError("timed out"), UpstreamUnavailableError, "upstream_unavailable"),
+        (KeyError("chart"), UpstreamUnavailableError, "upstream_unavailable"),
+    ],
+)
+def test_yfinance_exceptions_map_onto_api_errors(provider, raised, expected, code):
+    FakeTicker.answer = raised
+    with pytest.raises(expected) as caught:
+        provider.fetch(QUERY)
+    assert caught.value.code == code
+
+
+def test_rate_limit_asks_clients_to_wait_a_minute(provider):
+    FakeTicker.answer = YFRateLimitError()
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        provider.fetch(QUERY)
+    assert caught.value.retry_after == yahoo.RATE_LIMIT_BACKOFF_S
+    assert "rate-limiting" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame(),  # what yfinance returns when it hides an error
+        history_frame([]),
+        history_frame(["2024-01-08"]),  # only a bar after the range
+    ],
+)
+def test_empty_frames_are_no_data(provider, frame):
+    FakeTicker.answer = frame
+    with pytest.raises(NotFoundError) as caught:
+        provider.fetch(QUERY)
+    assert caught.value.code == "no_data"
+    assert "NVDA" in caught.value.message
+
+
+def test_yfinance_caches_go_to_the_given_directory_and_errors_are_raised(provider, tmp_path):
+    assert yfinance.cache._TzDBManager.get_location() == str(tmp_path / "yf")
+    assert (tmp_path / "yf").is_dir()
+    assert yf.config.debug.hide_exceptions is False
