@@ -7,11 +7,11 @@ locals {
   manifests_dir = "/var/lib/rancher/k3s/server/manifests"
   server_url    = "https://${var.server_private_ip}:6443"
 
-  # The server runs the control plane only. Everything K3s bundles and that must run there tolerates
-  # this taint: the ServiceLB DaemonSet (so the floating IP's ports 80/443 reach Traefik), CoreDNS,
-  # metrics-server, local-path-provisioner, Traefik and the helm-install Jobs. Argo CD and the stock
-  # app do not tolerate it, so they land on the agents. NoSchedule (not CriticalAddonsOnly:NoExecute)
-  # keeps the kubeadm convention that charts and operators already know.
+  # The server runs the control plane only. Everything K3s bundles tolerates this taint: the ServiceLB
+  # DaemonSet must run here (the floating IP's ports 80/443 arrive here), CoreDNS, metrics-server,
+  # local-path-provisioner and Traefik may. Argo CD, the stock app and the helm-install Jobs tolerate
+  # nothing, so they land on the agents. NoSchedule (not CriticalAddonsOnly:NoExecute) keeps the
+  # kubeadm convention that charts and operators already know.
   server_taint = "node-role.kubernetes.io/control-plane:NoSchedule"
   worker_label = "nodepool=worker"
 
