@@ -1,0 +1,155 @@
+"""The two scripts the cluster runs from ConfigMaps: the load test and the metrics-server check.
+
+Both are served by a local HTTP server on 127.0.0.1, with bounded request counts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import ssl
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+
+import pytest
+from gitops_helpers import REPO_ROOT
+
+
+def load(relative: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(relative.replace("/", "_")[:-3], REPO_ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+loadtest = load("apps/loadtest/loadtest.py")
+check = load("platform/metrics-server-check/check.py")
+
+# path -> (status, JSON body); the server answers every GET from this table.
+Routes = dict[str, tuple[int, object]]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Routes]]:
+    routes: Routes = {}
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            status, body = routes.get(self.path, (404, {"error": "no route"}))
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_loadtest_sends_exactly_the_requested_count(server, capsys):
+    base, routes = server
+    routes["/api/stock"] = (200, {"rows": 1})
+    assert loadtest.main(["--url", f"{base}/api/stock", "--requests", "60", "--concurrency", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "requests:    60" in out
+    assert "failures:    0" in out
+    assert "req/s:" in out
+
+
+def test_loadtest_counts_failures_by_kind_and_fails(server, capsys):
+    base, routes = server
+    routes["/api/stock"] = (503, {"error": "upstream"})
+    assert loadtest.main(["--url", f"{base}/api/stock", "--requests", "20", "--concurrency", "4"]) == 1
+    out = capsys.readouterr().out
+    assert "failures:    20" in out
+    assert "20 x HTTP 503" in out
+
+
+def test_loadtest_stops_at_its_deadline():
+    tally, elapsed = loadtest.run(
+        "http://127.0.0.1:9/", total=10**9, concurrency=2, timeout=1, max_seconds=0.3
+    )
+    done = tally.ok + sum(tally.failures.values())
+    assert 0 < done < 10**9
+    assert elapsed < 5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", "http://x", "--requests", "0"],
+        ["--url", "ftp://x"],
+        ["--url", "http://x", "--concurrency", "-1"],
+    ],
+)
+def test_loadtest_refuses_bad_arguments(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        loadtest.main(argv)
+    assert exit_info.value.code == 2
+
+
+def available(status: str, reason: str = "Passed") -> dict:
+    return {
+        "status": {"conditions": [{"type": "Available", "status": status, "reason": reason, "message": "m"}]}
+    }
+
+
+def test_apiservice_verdicts():
+    assert check.apiservice_problem(available("True")) is None
+    assert "is not Available: FailedDiscoveryCheck" in check.apiservice_problem(
+        available("False", "FailedDiscoveryCheck")
+    )
+    assert "no Available condition" in check.apiservice_problem({})
+
+
+def test_node_metrics_verdicts():
+    assert check.node_metrics_problem({"items": [{"usage": {"cpu": "12m", "memory": "1Mi"}}]}) is None
+    assert "no node reports CPU usage" in check.node_metrics_problem({"items": []})
+
+
+APISERVICE_PATH = "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io"
+NODES_PATH = "/apis/metrics.k8s.io/v1beta1/nodes"
+
+
+def test_check_passes_when_metrics_flow(server):
+    base, routes = server
+    routes[APISERVICE_PATH] = (200, available("True"))
+    routes[NODES_PATH] = (200, {"items": [{"usage": {"cpu": "5m"}}]})
+    check.check_once(base, "token", ssl.create_default_context())
+
+
+@pytest.mark.parametrize(
+    ("apiservice", "nodes", "message"),
+    [
+        ((200, available("False", "MissingEndpoints")), (200, {"items": []}), "MissingEndpoints"),
+        ((200, available("True")), (503, {}), "HTTP 503"),
+        ((403, {}), (200, {"items": []}), "HTTP 403"),
+    ],
+)
+def test_check_fails_with_the_reason(server, apiservice, nodes, message):
+    base, routes = server
+    routes[APISERVICE_PATH] = apiservice
+    routes[NODES_PATH] = nodes
+    with pytest.raises(check.CheckFailedError, match=message):
+        check.check_once(base, "token", ssl.create_default_context())
+
+
+def test_check_reports_an_unreachable_api_server():
+    with pytest.raises(check.CheckFailedError, match="GET /apis"):
+        check.check_once("http://127.0.0.1:9", "token", ssl.create_default_context())
