@@ -1,0 +1,136 @@
+"""release-plan.sh: which images a push or pull request builds, and under which registry/name."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, git
+
+KUSTOMIZATION = """\
+images:
+  - name: stock-backend
+    newName: ghcr.io/stock-gitops/stock-backend
+    newTag: 0.1.0
+  - name: stock-frontend
+    newName: stockgitops/stock-frontend  # Docker Hub
+    newTag: 0.1.0
+"""
+BACKEND = {
+    "dir": "backend",
+    "image": "stock-backend",
+    "name": "ghcr.io/stock-gitops/stock-backend",
+    "registry": "ghcr.io",
+}
+FRONTEND = {
+    "dir": "frontend",
+    "image": "stock-frontend",
+    "name": "stockgitops/stock-frontend",
+    "registry": "docker.io",
+}
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    """Two images, a folder under images/ that is not one (no Dockerfile), and the tools."""
+    root = tmp_path / "repo"
+    files = {
+        "apps/stock-app/kustomization.yaml": KUSTOMIZATION,
+        "images/backend/Dockerfile": "FROM scratch\n",
+        "images/frontend/Dockerfile": "FROM scratch\n",
+        "images/shared-notes/README.md": "not an image\n",
+        "images/README.md": "the images\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    for name in ("tools/set_image_tag.py", ".github/scripts/release-plan.sh"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, root / name)
+    git(root, "init", "--quiet", "--initial-branch=main")
+    commit(root, "Seed")
+    return root
+
+
+def commit(root: Path, message: str, **files: str) -> str:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--allow-empty", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+def plan(root: Path, *base: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(
+        ["bash", ".github/scripts/release-plan.sh", *base],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def planned(root: Path, *base: str) -> list[dict]:
+    result = plan(root, *base)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_without_a_base_every_image_is_built(repo_dir: Path) -> None:
+    assert planned(repo_dir) == [BACKEND, FRONTEND]
+
+
+@pytest.mark.parametrize("base", ["0" * 40, "1234567890abcdef1234567890abcdef12345678", "no-such-ref"])
+def test_a_base_this_clone_lacks_builds_every_image(repo_dir: Path, base: str) -> None:
+    assert planned(repo_dir, base) == [BACKEND, FRONTEND]
+
+
+def test_only_changed_images_are_built(repo_dir: Path) -> None:
+    base = git(repo_dir, "rev-parse", "HEAD")
+    commit(repo_dir, "Change the backend", **{"images/backend/app.py": "print('hi')\n"})
+    assert planned(repo_dir, base) == [BACKEND]
+    commit(repo_dir, "Change the frontend", **{"images/frontend/app.py": "print('hi')\n"})
+    assert planned(repo_dir, base) == [BACKEND, FRONTEND]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"apps/stock-app/extra.yaml": "x: 1\n"},
+        {"images/README.md": "changed\n"},
+        {"images/shared-notes/README.md": "changed\n"},
+    ],
+)
+def test_changes_outside_image_folders_build_nothing(repo_dir: Path, files: dict[str, str]) -> None:
+    base = git(repo_dir, "rev-parse", "HEAD")
+    commit(repo_dir, "Change something else", **files)
+    assert planned(repo_dir, base) == []
+
+
+def test_a_pull_request_sees_only_its_own_changes(repo_dir: Path) -> None:
+    """Compared from the merge base: what main gained since the branch started is not the branch's."""
+    fork_point = git(repo_dir, "rev-parse", "HEAD")
+    git(repo_dir, "checkout", "--quiet", "-b", "feature")
+    commit(repo_dir, "Change the frontend", **{"images/frontend/app.py": "x\n"})
+    git(repo_dir, "checkout", "--quiet", "main")
+    main_tip = commit(repo_dir, "Change the backend on main", **{"images/backend/app.py": "x\n"})
+    git(repo_dir, "checkout", "--quiet", "feature")
+    assert planned(repo_dir, main_tip) == [FRONTEND]
+    assert planned(repo_dir, fork_point) == [FRONTEND]
+
+
+def test_an_image_the_kustomization_does_not_name_fails_the_plan(repo_dir: Path) -> None:
+    base = git(repo_dir, "rev-parse", "HEAD")
+    commit(repo_dir, "Add a worker image", **{"images/worker/Dockerfile": "FROM scratch\n"})
+    result = plan(repo_dir, base)
+    assert result.returncode == 2
+    assert "unknown image 'stock-worker'" in result.stderr

