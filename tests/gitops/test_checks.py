@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 from collections.abc import Callable
 
 import pytest
-from gitops_helpers import app_named, resource
+from gitops_helpers import REPO_ROOT, app_named, resource
 
 from tools.gitops.checks import CHECKS, run_checks
 from tools.gitops.render import Rendering
@@ -197,3 +198,17 @@ def test_every_check_has_a_fault_that_only_it_catches(rendering):
         breaks(broken)
         caught_by |= {check.__name__ for check in CHECKS if any(expected in p for p in check(broken))}
     assert caught_by == {check.__name__ for check in CHECKS}
+
+
+def test_backend_grace_period_covers_pause_and_gunicorns_graceful_timeout(prod):
+    """SIGKILL must not arrive before gunicorn has finished its in-flight requests."""
+    config = ast.parse((REPO_ROOT / "images/backend/gunicorn.conf.py").read_text())
+    graceful = next(
+        node.value.value
+        for node in config.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", None) == "graceful_timeout" for t in node.targets)
+    )
+    pod = backend(prod)["spec"]["template"]["spec"]
+    pause = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pod["terminationGracePeriodSeconds"] > pause + graceful
