@@ -1,0 +1,75 @@
+"""The dashboard in a real browser against the real backend (sample data)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+# Streamlit renders Plotly into a div.js-plotly-plot; Plotly keeps the drawn data on that element.
+FIRST_TRACE = "() => document.querySelector('.js-plotly-plot')?.data?.[0]?.name ?? null"
+CHART_TIMEOUT_MS = 30_000
+
+
+def wait_for_chart(page: Page, first_trace: str) -> None:
+    """Until Plotly has drawn a chart whose first trace is `first_trace` (SVG paths exist in the plot)."""
+    page.wait_for_function(
+        """name => {
+            const plot = document.querySelector('.js-plotly-plot');
+            return plot?.data?.[0]?.name === name && plot.querySelectorAll('.trace path').length > 0;
+        }""",
+        arg=first_trace,
+        timeout=CHART_TIMEOUT_MS,
+    )
+
+
+def test_the_chart_renders_and_follows_the_ticker(page: Page, frontend_url: str, out_dir: Path):
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    started = time.monotonic()
+    page.goto(frontend_url)
+    wait_for_chart(page, "NVDA")
+    cold_s = time.monotonic() - started
+    expect(page.get_by_text("Sample data, not market data")).to_be_visible()
+
+    # The warm stack: backend and Streamlit caches hold the answer, the browser has the static files.
+    started = time.monotonic()
+    page.reload()
+    wait_for_chart(page, "NVDA")
+    warm_s = time.monotonic() - started
+
+    tickers = page.get_by_role("textbox", name="Tickers")
+    tickers.fill("AAPL")
+    tickers.press("Enter")
+    wait_for_chart(page, "AAPL")
+    expect(page.get_by_role("heading", name="AAPL")).to_be_visible()
+    # The view is in the URL, so the link can be shared.
+    page.wait_for_url("**/?tickers=AAPL")
+    page.screenshot(path=out_dir / "dashboard.png", full_page=True)
+
+    tickers.fill("NVDA, AAPL, ^GSPC")
+    tickers.press("Enter")
+    wait_for_chart(page, "NVDA")
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)") == [
+        "NVDA",
+        "AAPL",
+        "^GSPC",
+    ]
+    page.screenshot(path=out_dir / "comparison.png", full_page=True)
+
+    (out_dir / "timings.json").write_text(
+        json.dumps({"first_chart_cold_s": round(cold_s, 2), "first_chart_warm_s": round(warm_s, 2)}) + "\n"
+    )
+    print(f"time to first chart: cold {cold_s:.2f} s, warm {warm_s:.2f} s")
+    assert errors == []
+
+
+def test_a_shared_link_opens_the_same_view(page: Page, frontend_url: str):
+    page.goto(f"{frontend_url}/?tickers=MSFT&chart=line&moving_averages=20")
+    wait_for_chart(page, "MSFT")
+    names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    assert names == ["MSFT", "SMA 20", "Volume"]
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot').data[0].type") == "scatter"
