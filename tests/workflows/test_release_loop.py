@@ -114,9 +114,9 @@ def deployment(resources: list[dict], name: str) -> dict:
     return matches[0]
 
 
-def tag_of(checkout: Path, image: str) -> str:
+def ask_tag_tool(checkout: Path, image: str, question: str = "--print-tag") -> str:
     out = subprocess.run(
-        [sys.executable, "tools/set_image_tag.py", "--image", image, "--print-tag"],
+        [sys.executable, "tools/set_image_tag.py", "--image", image, question],
         cwd=checkout,
         capture_output=True,
         text=True,
@@ -159,13 +159,7 @@ def test_a_bump_commits_only_the_tag_and_the_cluster_runs_the_new_image(
     # What Argo CD would apply from the pushed commit: the new image in the backend Deployment...
     deployed = clone("argocd")
     after = render(deployed)
-    new_name = subprocess.run(
-        [sys.executable, "tools/set_image_tag.py", "--image", "stock-backend", "--print-name"],
-        cwd=deployed,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    new_name = ask_tag_tool(deployed, "stock-backend", "--print-name")
     backend = deployment(after, "stock-backend")
     assert [c["image"] for c in containers(backend) if c["image"].startswith(new_name + ":")] == [
         f"{new_name}:{tag}"
@@ -213,8 +207,8 @@ def test_a_concurrent_bump_is_rebased_and_both_survive(
         "Test Author <author@example.invalid>|Seed",
     ]
     final = clone("after")
-    assert tag_of(final, "stock-backend") == backend_tag
-    assert tag_of(final, "stock-frontend") == frontend_tag
+    assert ask_tag_tool(final, "stock-backend") == backend_tag
+    assert ask_tag_tool(final, "stock-frontend") == frontend_tag
     images = {c["image"] for r in render(final) if r["kind"] == "Deployment" for c in containers(r)}
     assert any(image.endswith(f"/stock-backend:{backend_tag}") for image in images)
     assert any(image.endswith(f"/stock-frontend:{frontend_tag}") for image in images)
@@ -264,7 +258,7 @@ def test_an_older_build_never_replaces_a_newer_one(
     # A newer build does replace an older one.
     assert bump(checkout, "--image", "stock-frontend", "--tag", f"sha-{older[:12]}", env=env).returncode == 0
     assert bump(checkout, "--image", "stock-frontend", "--tag", f"sha-{newer[:12]}", env=env).returncode == 0
-    assert tag_of(clone("after"), "stock-frontend") == f"sha-{newer[:12]}"
+    assert ask_tag_tool(clone("after"), "stock-frontend") == f"sha-{newer[:12]}"
 
 
 def test_the_same_tag_again_changes_nothing(
