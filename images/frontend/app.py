@@ -232,6 +232,7 @@ with chart_tab:
                 "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
                 "first_date": st.column_config.DateColumn("From"),
                 "last_date": st.column_config.DateColumn("To"),
+                "_index": st.column_config.TextColumn("Ticker"),
             },
         )
 

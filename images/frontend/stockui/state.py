@@ -43,8 +43,10 @@ def parse_tickers(text: str) -> tuple[str, ...]:
         raise TickerError(f"Enter at least one ticker, for example {', '.join(TICKER_EXAMPLES[:3])}.")
     bad = [s for s in unique if len(s) > TICKER_MAX_LENGTH or not TICKER_RE.fullmatch(s)]
     if bad:
+        # Code spans, so that the page's Markdown shows what was typed ("$" would start a formula).
+        shown = ", ".join("`" + symbol.replace("`", "'") + "`" for symbol in bad)
         raise TickerError(
-            f"Not a valid ticker symbol: {', '.join(bad)}. Symbols look like {', '.join(TICKER_EXAMPLES)}."
+            f"Not a valid ticker symbol: {shown}. Symbols look like {', '.join(TICKER_EXAMPLES)}."
         )
     if len(unique) > MAX_TICKERS:
         raise TickerError(f"Compare at most {MAX_TICKERS} tickers at once ({len(unique)} given).")

@@ -109,7 +109,7 @@ def test_an_invalid_ticker_is_refused_before_any_request(app, fake_backend):
     app.query_params["tickers"] = "NVDA,$$$"
     app.run()
     assert_clean(app)
-    assert "Not a valid ticker symbol: $$$" in app.error[0].value
+    assert "Not a valid ticker symbol: `$$$`" in app.error[0].value
     assert fake_backend.calls == []
     assert not app.get("plotly_chart")
 
