@@ -58,7 +58,7 @@ today = dt.date.today()
 
 # --- State: the URL seeds the widgets once per session; afterwards the widgets own it.
 if "seeded" not in st.session_state:
-    seed, link_problems = ViewState.from_query(st.query_params.to_dict())
+    seed, link_problems = ViewState.from_query(st.query_params.to_dict(), today)
     for name, value in dataclasses.asdict(seed).items():
         st.session_state[name] = list(value) if isinstance(value, tuple) else value
     st.session_state.dates = seed.date_range(today)

@@ -101,7 +101,7 @@ class ViewState:
         return query
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> tuple[ViewState, list[str]]:
+    def from_query(cls, query: Mapping[str, str], today: dt.date) -> tuple[ViewState, list[str]]:
         """Parse query parameters; a value that makes no sense falls back to the default and is reported."""
         values: dict[str, object] = {}
         problems: list[str] = []
@@ -113,8 +113,12 @@ class ViewState:
             except ValueError:
                 problems.append(f"Ignored the link's {name}={query[name]!r}.")
         state = cls(**values)  # type: ignore[arg-type]
-        if state.period == "Custom" and not (state.start and state.end and state.start <= state.end):
-            problems.append("Ignored the link's custom dates: it needs start <= end.")
+        if state.period == "Custom" and not (
+            state.start and state.end and EARLIEST <= state.start <= state.end <= today
+        ):
+            problems.append(
+                f"Ignored the link's custom dates: they must satisfy {EARLIEST} <= start <= end <= today."
+            )
             state = dataclasses.replace(state, period=ViewState.period, start=None, end=None)
         return state, problems
 

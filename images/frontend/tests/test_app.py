@@ -227,3 +227,12 @@ def test_the_data_can_be_downloaded_as_csv(app, fake_backend):
     app.run()
     (button,) = app.get("download_button")
     assert button.proto.label == "Download CSV"
+
+
+def test_a_link_with_dates_outside_the_allowed_range_opens_the_default_period(app, fake_backend):
+    app.query_params.update({"period": "Custom", "start": "2020-01-01", "end": "2999-01-01"})
+    app.run()
+    assert_clean(app)
+    assert any("custom dates" in toast.value for toast in app.toast)
+    assert app.segmented_control(key="period").value == ViewState.period
+    assert traces(app)[0] == ("candlestick", "NVDA")

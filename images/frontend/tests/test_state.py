@@ -22,6 +22,8 @@ from stockui.state import (
     period_range,
 )
 
+TODAY = dt.date(2025, 3, 31)
+
 
 @pytest.mark.parametrize("symbol", [*TICKER_EXAMPLES, "0700.HK", "ES=F", "BRK.B"])
 def test_the_documented_examples_are_valid_tickers(symbol):
@@ -59,8 +61,7 @@ def test_no_ticker_and_too_many_tickers_are_errors():
     ],
 )
 def test_preset_periods_end_today(period, start):
-    today = dt.date(2025, 3, 31)
-    assert period_range(period, today) == (start, today)
+    assert period_range(period, TODAY) == (start, TODAY)
 
 
 def test_custom_is_not_a_preset():
@@ -70,7 +71,7 @@ def test_custom_is_not_a_preset():
 
 def test_the_default_view_has_an_empty_query():
     assert ViewState().to_query() == {}
-    assert ViewState.from_query({}) == (ViewState(), [])
+    assert ViewState.from_query({}, TODAY) == (ViewState(), [])
 
 
 def test_custom_dates_are_only_written_for_a_custom_period():
@@ -83,20 +84,26 @@ def test_custom_dates_are_only_written_for_a_custom_period():
 
 def test_nonsense_in_a_link_falls_back_to_defaults_and_is_reported():
     state, problems = ViewState.from_query(
-        {"period": "2W", "interval": "1h", "log_scale": "yes", "moving_averages": "20,33", "tickers": "aapl"}
+        {"period": "2W", "interval": "1h", "log_scale": "yes", "moving_averages": "20,33", "tickers": "aapl"},
+        TODAY,
     )
     assert state == ViewState(tickers="AAPL")
     assert len(problems) == 4
     assert "period='2W'" in problems[0]
 
 
-def test_a_custom_period_without_valid_dates_is_reported():
-    state, problems = ViewState.from_query({"period": "Custom", "start": "2021-01-01", "end": "2020-01-01"})
-    assert state.period == ViewState.period
-    assert problems == ["Ignored the link's custom dates: it needs start <= end."]
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2021-01-01", "2020-01-01"), ("1900-01-01", "2020-01-01"), ("2024-01-01", "2025-04-01"), ("", "")],
+)
+def test_a_custom_period_without_valid_dates_is_reported(start, end):
+    query = {"period": "Custom", "start": start, "end": end}
+    state, problems = ViewState.from_query({k: v for k, v in query.items() if v}, TODAY)
+    assert (state.period, state.start, state.end) == (ViewState.period, None, None)
+    assert problems[-1].startswith("Ignored the link's custom dates: they must satisfy 1927-01-01 <= start")
 
 
-dates = st.dates(min_value=EARLIEST, max_value=dt.date(2030, 12, 31))
+dates = st.dates(min_value=EARLIEST, max_value=TODAY)
 views = st.builds(
     ViewState,
     tickers=st.lists(st.sampled_from(TICKER_EXAMPLES), min_size=1, max_size=4, unique=True).map(",".join),
@@ -113,7 +120,7 @@ views = st.builds(
 
 @given(views)
 def test_every_view_survives_the_round_trip_through_the_url(view):
-    parsed, problems = ViewState.from_query(view.to_query())
+    parsed, problems = ViewState.from_query(view.to_query(), TODAY)
     assert problems == []
     if view.period != "Custom":
         # A preset's range is recomputed from today, so its dates are not part of the link.
