@@ -30,10 +30,11 @@ module "cloud_init" {
   server_public_ip     = openstack_networking_floatingip_v2.server.address
   cluster_token        = random_password.cluster_token.result
   agent_token          = random_password.agent_token.result
-  root_app_manifest    = file("${local.repo_root}/${var.cluster_path}/root-app.yaml")
-  git_source_manifest  = file("${local.repo_root}/clusters/components/git-source/git-source.yaml")
-  git_repo_url         = var.git_repo_url
-  git_target_revision  = var.git_target_revision
+
+  # Read from this checkout. The repo URL and revision have one home, git-source.yaml, which Argo CD reads
+  # from Git for every Application, the root included (README.md, "A fork").
+  root_app_manifest   = file("${local.repo_root}/${var.cluster_path}/root-app.yaml")
+  git_source_manifest = file("${local.repo_root}/clusters/components/git-source/git-source.yaml")
 }
 
 # --- network -------------------------------------------------------------------------------------

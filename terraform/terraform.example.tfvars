@@ -24,7 +24,6 @@ ssh_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExam
 # k3s_version          = "v1.35.8+k3s1"
 # argocd_chart_version = "10.9.3"
 # cluster_path         = "clusters/prod"
-# Bootstrap from another repository or branch than clusters/components/git-source/git-source.yaml says
-# (Argo CD follows git-source.yaml again as soon as it syncs the root app; see README.md):
-# git_repo_url        = "https://github.com/you/stock-gitops.git"
-# git_target_revision = "my-branch"
+
+# The repository and branch Argo CD pulls from are not variables: edit, commit and push
+# clusters/components/git-source/git-source.yaml before `terraform apply` (README.md, "A fork").

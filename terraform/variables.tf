@@ -48,28 +48,6 @@ variable "cluster_path" {
   }
 }
 
-variable "git_repo_url" {
-  description = "Repository Argo CD pulls from. null (the default) takes data.repoURL from clusters/components/git-source/git-source.yaml."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.git_repo_url == null || can(regex("^(https://|ssh://|git@)[^\\s]+$", var.git_repo_url))
-    error_message = "git_repo_url must be an https://, ssh:// or git@ URL of a Git repository, or null to use git-source.yaml."
-  }
-}
-
-variable "git_target_revision" {
-  description = "Branch, tag or commit the root app tracks. null (the default) takes data.targetRevision from git-source.yaml."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.git_target_revision == null || can(regex("^[A-Za-z0-9._/-]+$", var.git_target_revision))
-    error_message = "git_target_revision must be a branch, tag or commit such as \"main\", or null to use git-source.yaml."
-  }
-}
-
 variable "image_name" {
   description = "Name of an Ubuntu cloud image in Glance (cloud-init and systemd are all K3s needs), e.g. \"Ubuntu 24.04\"."
   type        = string

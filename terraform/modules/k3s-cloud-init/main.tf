@@ -46,17 +46,16 @@ locals {
     }
   }
 
-  # The root Application is the one from clusters/; only where it pulls from is filled in here.
+  # The root Application is the one from clusters/, with where it pulls from filled in from git-source, as
+  # the git-source kustomize component does for Argo CD: the first self-sync of the root changes nothing.
   root_doc   = yamldecode(var.root_app_manifest)
-  git_source = try(yamldecode(var.git_source_manifest).data, {})
-  repo_url   = var.git_repo_url != null ? var.git_repo_url : try(local.git_source.repoURL, null)
-  revision   = var.git_target_revision != null ? var.git_target_revision : try(local.git_source.targetRevision, null)
+  git_source = yamldecode(var.git_source_manifest).data
 
   root_application = merge(local.root_doc, {
     spec = merge(try(local.root_doc.spec, {}), {
       source = merge(try(local.root_doc.spec.source, {}), {
-        repoURL        = local.repo_url
-        targetRevision = local.revision
+        repoURL        = local.git_source.repoURL
+        targetRevision = local.git_source.targetRevision
       })
     })
   })

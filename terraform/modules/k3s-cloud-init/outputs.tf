@@ -52,16 +52,11 @@ output "argocd_helmchart" {
 }
 
 output "root_application" {
-  description = "The root Argo CD Application the server installs, with repoURL and targetRevision filled in."
+  description = "The root Argo CD Application the server installs, with repoURL and targetRevision from git-source."
   value       = local.root_application
 
   precondition {
     condition     = try(local.root_doc.kind, "") == "Application" && can(local.root_doc.spec.source.path)
     error_message = "root_app_manifest must be one Argo CD Application with spec.source.path (see clusters/<cluster>/root-app.yaml)."
-  }
-
-  precondition {
-    condition     = local.repo_url != null && local.revision != null
-    error_message = "No Git source for the root app: set git_repo_url and git_target_revision, or data.repoURL and data.targetRevision in the git-source ConfigMap."
   }
 }

@@ -71,29 +71,27 @@ variable "root_app_manifest" {
 }
 
 variable "git_source_manifest" {
-  description = "YAML of the git-source ConfigMap (clusters/components/git-source/git-source.yaml)."
+  description = "YAML of the git-source ConfigMap (clusters/components/git-source/git-source.yaml): the one home of the repo URL and revision."
   type        = string
-}
 
-variable "git_repo_url" {
-  description = "Repository the root app pulls from; null takes data.repoURL from the git-source ConfigMap."
-  type        = string
-  default     = null
-
+  # No variable overrides these two values: the root app is part of clusters/<cluster>, so Argo CD's first
+  # sync of it would put git-source.yaml's values back anyway. A wrong file is refused here, at plan time.
   validation {
-    condition     = var.git_repo_url == null || can(regex("^(https://|ssh://|git@)[^\\s]+$", var.git_repo_url))
-    error_message = "git_repo_url must be an https://, ssh:// or git@ URL of a Git repository (or null to use git-source)."
+    condition = (
+      try(yamldecode(var.git_source_manifest).kind, null) == "ConfigMap" &&
+      try(yamldecode(var.git_source_manifest).metadata.name, null) == "git-source"
+    )
+    error_message = "git_source_manifest must be the ConfigMap named git-source from clusters/components/git-source/git-source.yaml."
   }
-}
-
-variable "git_target_revision" {
-  description = "Branch, tag or commit the root app tracks; null takes data.targetRevision from git-source."
-  type        = string
-  default     = null
 
   validation {
-    condition     = var.git_target_revision == null || can(regex("^[A-Za-z0-9._/-]+$", var.git_target_revision))
-    error_message = "git_target_revision must be a branch, tag or commit such as \"main\" (or null to use git-source)."
+    condition     = can(regex("^(https://|ssh://|git@)[^\\s]+$", yamldecode(var.git_source_manifest).data.repoURL))
+    error_message = "clusters/components/git-source/git-source.yaml must set data.repoURL to the Git repository Argo CD pulls from, as an https://, ssh:// or git@ URL (a fork puts its own repository there before terraform apply)."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]+$", yamldecode(var.git_source_manifest).data.targetRevision))
+    error_message = "clusters/components/git-source/git-source.yaml must set data.targetRevision to the branch, tag or commit Argo CD tracks, such as \"main\"."
   }
 }
 

@@ -138,16 +138,16 @@ run "server_installs_the_pinned_argocd_chart" {
   }
 }
 
-run "root_app_pulls_from_git_source_by_default" {
+run "root_app_pulls_from_git_source" {
   command = plan
 
   assert {
     condition     = output.root_application.spec.source.repoURL == "https://github.com/stock-gitops/stock-gitops.git"
-    error_message = "Without overrides the root app's repoURL must come from the git-source ConfigMap."
+    error_message = "The root app's repoURL must come from the git-source ConfigMap."
   }
   assert {
     condition     = output.root_application.spec.source.targetRevision == "main"
-    error_message = "Without overrides the root app's targetRevision must come from the git-source ConfigMap."
+    error_message = "The root app's targetRevision must come from the git-source ConfigMap."
   }
   assert {
     condition = (
@@ -163,24 +163,6 @@ run "root_app_pulls_from_git_source_by_default" {
       if f.path == "/var/lib/rancher/k3s/server/manifests/argocd-root-app.yaml"
     ])) == output.root_application
     error_message = "The root app must be in K3s's auto-deploy manifests folder."
-  }
-}
-
-run "root_app_follows_overrides" {
-  command = plan
-
-  variables {
-    git_repo_url        = "https://github.com/a-fork/stock-gitops.git"
-    git_target_revision = "release-1"
-  }
-
-  assert {
-    condition = (
-      output.root_application.spec.source.repoURL == "https://github.com/a-fork/stock-gitops.git" &&
-      output.root_application.spec.source.targetRevision == "release-1" &&
-      output.root_application.spec.source.path == "clusters/prod"
-    )
-    error_message = "git_repo_url and git_target_revision must override git-source."
   }
 }
 
@@ -237,20 +219,53 @@ run "bad_address_is_refused" {
   expect_failures = [var.server_public_ip]
 }
 
-run "bad_repo_url_is_refused" {
-  command = plan
-  variables { git_repo_url = "github.com/no-scheme" }
-  expect_failures = [var.git_repo_url]
-}
-
 run "non_application_root_manifest_is_refused" {
   command = plan
   variables { root_app_manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nope\n" }
   expect_failures = [output.root_application]
 }
 
-run "missing_git_source_is_refused" {
+# git-source.yaml is the only home of the repo URL and revision: a file that lacks either is refused.
+run "git_source_without_data_is_refused" {
   command = plan
   variables { git_source_manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: git-source\n" }
-  expect_failures = [output.root_application]
+  expect_failures = [var.git_source_manifest]
+}
+
+run "git_source_without_repo_url_is_refused" {
+  command = plan
+  variables { git_source_manifest = "kind: ConfigMap\nmetadata:\n  name: git-source\ndata:\n  targetRevision: main\n" }
+  expect_failures = [var.git_source_manifest]
+}
+
+run "git_source_without_target_revision_is_refused" {
+  command = plan
+  variables { git_source_manifest = "kind: ConfigMap\nmetadata:\n  name: git-source\ndata:\n  repoURL: https://github.com/a-fork/stock-gitops.git\n" }
+  expect_failures = [var.git_source_manifest]
+}
+
+run "git_source_with_schemeless_repo_url_is_refused" {
+  command = plan
+  variables { git_source_manifest = "kind: ConfigMap\nmetadata:\n  name: git-source\ndata:\n  repoURL: github.com/a-fork/stock-gitops\n  targetRevision: main\n" }
+  expect_failures = [var.git_source_manifest]
+}
+
+run "other_configmap_as_git_source_is_refused" {
+  command = plan
+  variables { git_source_manifest = "kind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  repoURL: https://github.com/a-fork/stock-gitops.git\n  targetRevision: main\n" }
+  expect_failures = [var.git_source_manifest]
+}
+
+run "a_fork_edits_git_source_only" {
+  command = plan
+  variables { git_source_manifest = "kind: ConfigMap\nmetadata:\n  name: git-source\ndata:\n  repoURL: git@github.com:a-fork/stock-gitops.git\n  targetRevision: release-1\n" }
+
+  assert {
+    condition = (
+      output.root_application.spec.source.repoURL == "git@github.com:a-fork/stock-gitops.git" &&
+      output.root_application.spec.source.targetRevision == "release-1" &&
+      output.root_application.spec.source.path == "clusters/prod"
+    )
+    error_message = "The root app must pull from whatever git-source.yaml names."
+  }
 }
