@@ -193,7 +193,7 @@ chart_tab, data_tab = st.tabs([":material/show_chart: Chart", ":material/table: 
 with chart_tab:
     if len(shown) == 1:
         ticker, (one,) = next(iter(shown)), stats
-        st.header(f"{ticker}  ·  {one.first_date:%d %b %Y} to {one.last_date:%d %b %Y}", anchor=False)
+        st.subheader(f"{ticker}  ·  {one.first_date:%d %b %Y} to {one.last_date:%d %b %Y}", anchor=False)
         columns = st.columns(5)
         columns[0].metric("Last close", f"{one.last_close:,.2f}", f"{one.change:+.2%}", border=True)
         columns[1].metric("CAGR", f"{one.cagr:+.2%}", border=True, help="Compound annual growth rate")
@@ -204,17 +204,25 @@ with chart_tab:
             "Max drawdown", f"{one.max_drawdown:.1%}", border=True, help="Deepest fall from a running peak"
         )
         columns[4].metric("Bars", f"{len(shown[ticker]):,}", border=True, help=INTERVALS[interval])
+        draw_interval = charts.drawable_interval(shown[ticker], interval)
+        if draw_interval != interval:
+            st.caption(
+                f":material/info: {len(shown[ticker]):,} {INTERVALS[interval].lower()} bars are more than "
+                f"a chart can show one by one, so it draws {INTERVALS[draw_interval].lower()} bars; the "
+                "figures above use every bar."
+            )
         figure = charts.price_figure(
             histories[ticker].prices,
             ticker,
             interval=interval,
+            draw_interval=draw_interval,
             kind=view.chart,
             moving_averages=view.moving_averages,
             log_scale=view.log_scale,
             visible_from=pd.Timestamp(start),
         )
     else:
-        st.header(f"{' vs '.join(shown)}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
+        st.subheader(f"{' vs '.join(shown)}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
         figure = charts.comparison_figure(
             {ticker: prices["close"] for ticker, prices in shown.items()},
             mode=view.compare,

@@ -15,6 +15,10 @@ UP_COLOUR = "#26a69a"
 DOWN_COLOUR = "#ef5350"
 MA_COLOURS = {20: "#f9a825", 50: "#1e88e5", 200: "#8e24aa"}
 # Plotly's default qualitative palette, readable on light and dark themes.
+# Beyond this many bars a price chart is unreadable (several bars per pixel) and slow to draw as SVG (seconds
+# per ten thousand bars), so long daily ranges are drawn as weekly or monthly bars.
+MAX_DRAWN_BARS = 2000
+COARSER = {"1d": ("1wk", "1mo"), "1wk": ("1mo",), "1mo": ()}
 SERIES_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
 
 
@@ -35,6 +39,16 @@ def rangebreaks(index: pd.DatetimeIndex, interval: str) -> list[dict]:
     return breaks
 
 
+def drawable_interval(prices: pd.DataFrame, interval: str) -> str:
+    """The finest interval, starting at `interval`, in which `prices` fit in MAX_DRAWN_BARS bars."""
+    if len(prices) <= MAX_DRAWN_BARS:
+        return interval
+    for coarser in COARSER[interval]:
+        if len(figures.resample(prices, coarser)) <= MAX_DRAWN_BARS:
+            return coarser
+    return COARSER[interval][-1] if COARSER[interval] else interval
+
+
 def price_figure(
     prices: pd.DataFrame,
     ticker: str,
@@ -44,15 +58,26 @@ def price_figure(
     moving_averages: tuple[int, ...] = (),
     log_scale: bool = False,
     visible_from: pd.Timestamp | None = None,
+    draw_interval: str | None = None,
 ) -> go.Figure:
     """Price (candlesticks or a close line) with optional SMAs, over a volume subplot sharing the x axis.
 
-    Bars before `visible_from` only warm up the moving averages and are not drawn.
+    Bars before `visible_from` only warm up the moving averages and are not drawn. With a coarser
+    `draw_interval` the bars are aggregated for drawing; the averages stay those of `interval` bars (a
+    200-day average remains one), sampled at the end of each drawn bar.
     """
     averages = {window: figures.sma(prices["close"], window) for window in moving_averages}
     if visible_from is not None:
         prices = prices.loc[visible_from:]
         averages = {window: series.loc[visible_from:] for window, series in averages.items()}
+    if draw_interval and draw_interval != interval:
+        prices = figures.resample(prices, draw_interval)
+        rule = figures.RESAMPLE_RULES[draw_interval]
+        averages = {
+            window: series.resample(rule, closed="left", label="left").last().reindex(prices.index)
+            for window, series in averages.items()
+        }
+        interval = draw_interval
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=[0.78, 0.22])
     if kind == "candlestick":
         fig.add_trace(
@@ -89,7 +114,7 @@ def price_figure(
             row=1,
             col=1,
         )
-    rising = prices["close"] >= prices["open"]
+    rising = (prices["close"] >= prices["open"]).to_numpy()
     fig.add_trace(
         go.Bar(
             x=prices.index,
@@ -107,7 +132,7 @@ def price_figure(
     fig.update_xaxes(rangeslider_visible=False)
     fig.update_yaxes(title_text="Price", type="log" if log_scale else "linear", row=1, col=1)
     fig.update_yaxes(title_text="Volume", row=2, col=1)
-    return _layout(fig, height=620)
+    return _layout(fig, height=580)
 
 
 def comparison_figure(

@@ -83,6 +83,18 @@ def sma(close: pd.Series, window: int) -> pd.Series:
     return close.rolling(window=window, min_periods=window).mean()
 
 
+# pandas rules that reproduce the backend's coarser bars: weeks from Monday, months from the 1st, each
+# labelled by its first day.
+RESAMPLE_RULES = {"1wk": "W-MON", "1mo": "MS"}
+OHLCV_AGGREGATION = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+
+
+def resample(prices: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """OHLCV bars of a coarser interval ("1wk", "1mo") from finer ones; periods without bars are dropped."""
+    bins = prices.resample(RESAMPLE_RULES[interval], closed="left", label="left")
+    return bins.agg(OHLCV_AGGREGATION).dropna(subset=["close"])
+
+
 def warmup_start(start: dt.date, window: int, interval: str) -> dt.date:
     """A start date early enough that a `window`-bar moving average is defined from `start` on."""
     return start - dt.timedelta(days=math.ceil(window * DAYS_PER_BAR[interval]) + 7)

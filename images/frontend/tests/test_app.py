@@ -65,7 +65,7 @@ def test_one_ticker_draws_candles_moving_averages_and_volume(app, fake_backend):
         "Max drawdown",
         "Bars",
     ]
-    assert app.header[0].value.startswith("NVDA")
+    assert app.subheader[1].value.startswith("NVDA")
     assert not app.info, "no sample banner for Yahoo data"
     # The moving averages need earlier bars: one request, starting well before the year shown.
     ((ticker, start, end, interval),) = fake_backend.calls
@@ -236,3 +236,14 @@ def test_a_link_with_dates_outside_the_allowed_range_opens_the_default_period(ap
     assert any("custom dates" in toast.value for toast in app.toast)
     assert app.segmented_control(key="period").value == ViewState.period
     assert traces(app)[0] == ("candlestick", "NVDA")
+
+
+def test_a_long_daily_range_is_drawn_as_monthly_candles_and_the_page_says_so(app, fake_backend):
+    app.query_params["period"] = "Max"
+    app.run()
+    assert_clean(app)
+    assert traces(app)[0] == ("candlestick", "NVDA")
+    assert any("so it draws monthly bars" in caption.value for caption in app.caption)
+    assert len(figure(app).data[0].x) < 1300  # one candle a month since 1927
+    bars = next(metric for metric in app.metric if metric.label == "Bars")
+    assert int(bars.value.replace(",", "")) > 25_000, "the figures use every daily bar"

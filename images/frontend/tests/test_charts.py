@@ -68,3 +68,19 @@ def test_comparison_uses_a_log_axis_only_for_the_index():
     closes = {"A": synthetic_prices("A", "2024-01-01", "2024-03-01")["close"]}
     assert charts.comparison_figure(closes, mode="index", log_scale=True).layout.yaxis.type == "log"
     assert charts.comparison_figure(closes, mode="percent", log_scale=True).layout.yaxis.type == "linear"
+
+
+def test_long_daily_ranges_are_drawn_as_coarser_bars():
+    year = synthetic_prices("A", "2020-01-01", "2020-12-31")
+    decades = synthetic_prices("A", "1950-01-01", "2020-12-31")
+    assert charts.drawable_interval(year, "1d") == "1d"
+    assert charts.drawable_interval(synthetic_prices("A", "2005-01-01", "2020-12-31"), "1d") == "1wk"
+    assert charts.drawable_interval(decades, "1d") == "1mo"
+    fig = charts.price_figure(decades, "A", moving_averages=(200,), draw_interval="1mo")
+    candles, sma, volume = fig.data
+    assert len(candles.x) == len(volume.x) == 71 * 12
+    assert pd.Timestamp(candles.x[-1]) == pd.Timestamp("2020-12-01")
+    assert candles.close[-1] == pytest.approx(decades["close"].iloc[-1])
+    # The 200-day average at the end of December, not a 200-month one.
+    assert sma.y[-1] == pytest.approx(decades["close"].iloc[-200:].mean())
+    assert fig.layout.xaxis.rangebreaks == ()

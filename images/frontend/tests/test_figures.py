@@ -103,3 +103,41 @@ def test_figures_table_has_one_row_per_ticker():
     assert table.loc["AAA", "max_drawdown"] == pytest.approx(-0.1)
     assert table.loc["BBB", "change"] == pytest.approx(-0.5)
     assert table.loc["AAA", "first_date"] == pd.Timestamp("2024-01-01")
+
+
+def test_resample_aggregates_ohlcv_into_weeks_from_monday_and_months_from_the_first():
+    days = pd.bdate_range("2024-01-01", "2024-02-09")  # Monday 1 January to Friday 9 February
+    prices = pd.DataFrame(
+        {
+            "open": range(1, len(days) + 1),
+            "high": [x + 10 for x in range(len(days))],
+            "low": [x - 10 for x in range(len(days))],
+            "close": [x + 0.5 for x in range(len(days))],
+            "volume": [100] * len(days),
+        },
+        index=days,
+        dtype=float,
+    )
+    weeks = figures.resample(prices, "1wk")
+    assert weeks.index[:2].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]
+    assert weeks.iloc[0].tolist() == [1, 14, -10, 4.5, 500]  # Mon..Fri: first open, max high, ...
+    months = figures.resample(prices, "1mo")
+    assert months.index.tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
+    assert months["volume"].tolist() == [2300, 700]  # 23 business days in January, 7 in February
+
+
+def test_resample_drops_periods_without_bars():
+    prices = pd.DataFrame(
+        {
+            "open": [1.0, 2.0],
+            "high": [1.0, 2.0],
+            "low": [1.0, 2.0],
+            "close": [1.0, 2.0],
+            "volume": [1.0, 1.0],
+        },
+        index=pd.to_datetime(["2024-01-02", "2024-03-04"]),
+    )
+    assert figures.resample(prices, "1mo").index.tolist() == [
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-03-01"),
+    ]
