@@ -41,8 +41,21 @@ locals {
       version         = var.argocd_chart_version
       targetNamespace = "argocd"
       createNamespace = true
-      # Dex is only for SSO, which this cluster does not configure; the built-in admin user remains.
-      valuesContent = yamlencode({ dex = { enabled = false } })
+      valuesContent   = yamlencode(local.argocd_values)
+    }
+  }
+
+  # Keys of the argo-cd chart's values.yaml (configs.cm is rendered into the argocd-cm ConfigMap as is).
+  argocd_values = {
+    # Dex is only for SSO, which this cluster does not configure; the built-in admin user remains.
+    dex = { enabled = false }
+    configs = {
+      cm = {
+        # Argo CD stopped assessing the health of Applications in 1.8. Without this check a child
+        # Application has no health, so the root's sync waves (platform, then stock-app, then loadtest)
+        # would only order their creation instead of waiting for each wave to become healthy.
+        "resource.customizations.health.argoproj.io_Application" = file("${path.module}/files/application-health.lua")
+      }
     }
   }
 

@@ -136,6 +136,17 @@ run "server_installs_the_pinned_argocd_chart" {
     ])) == output.argocd_helmchart
     error_message = "The HelmChart must be in K3s's auto-deploy manifests folder."
   }
+  assert {
+    condition     = yamldecode(output.argocd_helmchart.spec.valuesContent).dex.enabled == false
+    error_message = "Dex (SSO only) must stay disabled."
+  }
+  assert {
+    condition = alltrue([
+      for logic in ["obj.status.health.status", "obj.status.health.message", "\"Progressing\"", "return hs"] :
+      strcontains(yamldecode(output.argocd_helmchart.spec.valuesContent).configs.cm["resource.customizations.health.argoproj.io_Application"], logic)
+    ])
+    error_message = "argocd-cm must carry the argoproj.io/Application health check, or the root's sync waves never wait for health."
+  }
 }
 
 run "root_app_pulls_from_git_source" {
