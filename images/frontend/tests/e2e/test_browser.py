@@ -13,6 +13,11 @@ FIRST_TRACE = "() => document.querySelector('.js-plotly-plot')?.data?.[0]?.name 
 CHART_TIMEOUT_MS = 30_000
 
 
+def wait_until_idle(page: Page) -> None:
+    """Until the script run has finished (Streamlit hides its running/stop widget)."""
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=CHART_TIMEOUT_MS)
+
+
 def wait_for_chart(page: Page, first_trace: str) -> None:
     """Until Plotly has drawn a chart whose first trace is `first_trace` (SVG paths exist in the plot)."""
     page.wait_for_function(
@@ -48,6 +53,7 @@ def test_the_chart_renders_and_follows_the_ticker(page: Page, frontend_url: str,
     expect(page.get_by_role("heading", name="AAPL")).to_be_visible()
     # The view is in the URL, so the link can be shared.
     page.wait_for_url("**/?tickers=AAPL")
+    wait_until_idle(page)
     page.screenshot(path=out_dir / "dashboard.png", full_page=True)
 
     tickers.fill("NVDA, AAPL, ^GSPC")
@@ -58,6 +64,7 @@ def test_the_chart_renders_and_follows_the_ticker(page: Page, frontend_url: str,
         "AAPL",
         "^GSPC",
     ]
+    wait_until_idle(page)
     page.screenshot(path=out_dir / "comparison.png", full_page=True)
 
     (out_dir / "timings.json").write_text(
@@ -67,9 +74,21 @@ def test_the_chart_renders_and_follows_the_ticker(page: Page, frontend_url: str,
     assert errors == []
 
 
-def test_a_shared_link_opens_the_same_view(page: Page, frontend_url: str):
-    page.goto(f"{frontend_url}/?tickers=MSFT&chart=line&moving_averages=20")
+def test_a_shared_link_opens_the_same_view_and_its_data_downloads(page: Page, frontend_url: str):
+    page.goto(f"{frontend_url}/?tickers=MSFT&chart=line&moving_averages=20&period=1M")
     wait_for_chart(page, "MSFT")
     names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
     assert names == ["MSFT", "SMA 20", "Volume"]
     assert page.evaluate("() => document.querySelector('.js-plotly-plot').data[0].type") == "scatter"
+    bars = int(
+        page.get_by_test_id("stMetric").filter(has_text="Bars").get_by_test_id("stMetricValue").inner_text()
+    )
+
+    # The CSV is a file the session keeps on the server and the browser fetches over plain HTTP.
+    page.get_by_role("tab", name="Data").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "ticker,date,open,high,low,close,volume"
+    assert len(lines) == 1 + bars
+    assert all(line.startswith("MSFT,") for line in lines[1:])
