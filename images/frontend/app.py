@@ -7,7 +7,6 @@ URL's query parameters so a link reopens it. Run it with `streamlit run app.py` 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -59,9 +58,8 @@ today = dt.date.today()
 # --- State: the URL seeds the widgets once per session; afterwards the widgets own it.
 if "seeded" not in st.session_state:
     seed, link_problems = ViewState.from_query(st.query_params.to_dict(), today)
-    for name, value in dataclasses.asdict(seed).items():
-        st.session_state[name] = list(value) if isinstance(value, tuple) else value
-    st.session_state.dates = seed.date_range(today)
+    for key, value in seed.widget_values(today).items():
+        st.session_state[key] = value
     st.session_state.seeded = True
     for problem in link_problems:
         st.toast(problem, icon=":material/link_off:")
@@ -124,7 +122,12 @@ with st.sidebar:
             key="moving_averages",
             persist_state="page",
         )
-    st.toggle("Log scale", key="log_scale")
+    st.toggle(
+        "Log scale",
+        key="log_scale",
+        disabled=len(tickers) > 1 and st.session_state.compare == "percent",
+        help="Equal percentage moves look equal. Not for a % change, which crosses zero.",
+    )
 
 custom_range = period == "Custom" and len(dates) == 2
 view = ViewState(

@@ -87,6 +87,16 @@ class ViewState:
             return self.start, self.end
         return period_range("1Y" if self.period == "Custom" else self.period, today)
 
+    def widget_values(self, today: dt.date) -> dict[str, object]:
+        """Session-state values for the page's widgets (keyed like the fields; the range as "dates")."""
+        values: dict[str, object] = {
+            field.name: list(value) if isinstance(value, tuple) else value
+            for field in dataclasses.fields(self)
+            if field.name not in {"start", "end"} and (value := getattr(self, field.name)) is not None
+        }
+        values["dates"] = self.date_range(today)
+        return values
+
     def to_query(self) -> dict[str, str]:
         """Query parameters for this view; values equal to the defaults are left out to keep links short."""
         default = ViewState()

@@ -126,3 +126,22 @@ def test_every_view_survives_the_round_trip_through_the_url(view):
         # A preset's range is recomputed from today, so its dates are not part of the link.
         view = ViewState(**{**view.__dict__, "start": None, "end": None})
     assert parsed == view
+
+
+def test_widget_values_hold_the_range_as_dates_and_lists_for_multi_selections():
+    custom = ViewState(period="Custom", start=dt.date(2020, 1, 1), end=dt.date(2021, 1, 1))
+    values = custom.widget_values(TODAY)
+    assert values["dates"] == (dt.date(2020, 1, 1), dt.date(2021, 1, 1))
+    assert values["moving_averages"] == [50, 200]
+    assert "start" not in values
+    assert values.keys() == {
+        "tickers",
+        "period",
+        "dates",
+        "interval",
+        "chart",
+        "moving_averages",
+        "log_scale",
+        "compare",
+    }
+    assert ViewState(period="YTD").widget_values(TODAY)["dates"] == (dt.date(2025, 1, 1), TODAY)
