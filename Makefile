@@ -24,7 +24,7 @@ include $(sort $(wildcard mk/*.mk))
 .PHONY: help venv test lint fmt run clean check-lint check-tools
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' \
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
 
 # The dev environment is rebuilt whenever a requirements file changes.

@@ -11,6 +11,7 @@ import datetime as dt
 
 import pandas as pd
 import streamlit as st
+
 from stockui import charts, figures
 from stockui.client import (
     BackendClient,

@@ -10,6 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from streamlit.testing.v1 import AppTest
+
 from stockui.client import (
     BackendUnreachableError,
     BadRequestError,
@@ -18,7 +20,6 @@ from stockui.client import (
     UpstreamUnavailableError,
 )
 from stockui.state import ViewState
-from streamlit.testing.v1 import AppTest
 
 
 def figure(at: AppTest) -> go.Figure:

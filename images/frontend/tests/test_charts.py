@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from stockui import charts
 
 from .conftest import synthetic_prices

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stockui.state import TICKER_MAX_LENGTH, TICKER_RE
 
 OPENAPI = Path(__file__).resolve().parents[2] / "backend" / "stockapi" / "openapi.yaml"

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 import pytest
+
 from stockui import figures
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from stockui.state import (
     CHART_KINDS,
     COMPARE_MODES,
