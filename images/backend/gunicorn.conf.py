@@ -15,6 +15,9 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
+# Load the app once in the master and fork ready workers: they share its memory, start at once, and no
+# worker listens before the others can (a burst of keep-alive clients would all land on the first one).
+preload_app = True
 # Kubernetes sends SIGTERM, then SIGKILL 30 s later: finish in-flight requests well before that.
 graceful_timeout = 20
 # A worker silent this long is restarted; longer than the upstream timeout (10 s) of a cold fetch.
@@ -26,12 +29,10 @@ limit_request_line = 2048
 accesslog = "-"
 errorlog = "-"
 logger_class = "stockapi.logs.GunicornLogger"
-# No control socket: it would be created under $HOME, which is read-only in the container.
-control_socket_disable = True
 
 # prometheus_client's multiprocess mode: each worker writes its samples to files in this directory and
-# /metrics merges them. It must be set before prometheus_client is first imported (which is why it is only
-# imported inside the hooks below), and the directory must start empty.
+# /metrics merges them. It must be set before prometheus_client is first imported (it picks its storage on
+# import), and the directory must start empty.
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 _own_metrics_dir = not _metrics_dir
 if _own_metrics_dir:
@@ -42,10 +43,13 @@ else:
         _stale.unlink()
 
 
+# Imported now rather than in the hook: child_exit runs from the master's SIGCHLD handling, and a first import
+# there can interleave with another one.
+from prometheus_client import multiprocess  # noqa: E402
+
+
 def child_exit(server, worker):
     # Drop the dead worker's live gauges (in-flight requests, cache bytes) from the merged view.
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
 
 

@@ -13,22 +13,25 @@ from flask import Flask, Response, g, request
 from stockapi import metrics
 from stockapi.config import Settings
 from stockapi.errors import register_error_handlers
+from stockapi.fastpath import CacheHitFastPath
 from stockapi.routes import api, ops
 from stockapi.service import StockService, utc_today
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def build_app(settings: Settings | None = None, **services: Any) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.extensions["stockapi.settings"] = settings
-    app.extensions["stockapi.service"] = services.get("service") or _service(settings)
+    service = app.extensions["stockapi.service"] = services.get("service") or _service(settings)
     app.extensions["stockapi.openapi"] = json.dumps(yaml.safe_load(OPENAPI_PATH.read_text())).encode()
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     register_error_handlers(app)
     _instrument(app)
+    app.wsgi_app = CacheHitFastPath(app.wsgi_app, service)  # type: ignore[method-assign]
     return app
 
 
@@ -48,9 +51,9 @@ def _instrument(app: Flask) -> None:
     @app.after_request
     def record(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        status = str(response.status_code)
-        metrics.HTTP_REQUESTS.labels(route, request.method, status).inc()
-        metrics.HTTP_LATENCY.labels(route, request.method, status).observe(time.perf_counter() - g.started)
+        # Unknown methods would each add a label value; they are all "other".
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.observe_request(route, method, response.status_code, time.perf_counter() - g.started)
         return response
 
     @app.teardown_request

@@ -89,25 +89,35 @@ class PriceCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def peek(self, key: Hashable) -> Lookup | None:
+        """A fresh cached answer for key, or None; never fetches. The cheap path for most requests."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or now >= entry.fresh_until or not isinstance(entry.value, Body):
+            return None
+        metrics.CACHE_HIT.inc()
+        return Lookup(entry, State.HIT)
+
     def get(self, key: Hashable) -> Lookup:
         """The answer for key: from memory, from the one fetch in flight, or fetched now. Raises ApiError."""
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and now < entry.fresh_until:
-                metrics.CACHE_EVENTS.labels("hit").inc()
+                metrics.CACHE_HIT.inc()
                 return Lookup(entry, State.HIT)
             flight = self._flights.get(key)
             leader = flight is None
             if leader:
                 flight = self._flights[key] = Future()
         if not leader:
-            metrics.CACHE_EVENTS.labels("coalesced").inc()
+            metrics.CACHE_COALESCED.inc()
             try:
                 return flight.result(timeout=self._wait_timeout_s)
             except TimeoutError:
                 raise UpstreamUnavailableError("the data source is slow to answer", retry_after=5) from None
-        metrics.CACHE_EVENTS.labels("miss").inc()
+        metrics.CACHE_MISS.inc()
         try:
             result = self._refresh(key, entry, now)
         except BaseException as error:
@@ -132,7 +142,7 @@ class PriceCache:
             with self._lock:
                 self._upstream_down_until = max(self._upstream_down_until, now + error.retry_after)
             if previous is not None and now < previous.fresh_until + self._stale_if_error_s:
-                metrics.CACHE_EVENTS.labels("stale").inc()
+                metrics.CACHE_STALE.inc()
                 return Lookup(previous, State.STALE)
             if self._fallback is None:
                 raise

@@ -51,7 +51,7 @@ class GunicornLogger(Logger):
         root.setLevel(logging.INFO)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta) -> None:
-        if not self.access_log_enabled:
+        if not self.cfg.accesslog:
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         response_headers = {name.lower(): value for name, value in resp.headers}

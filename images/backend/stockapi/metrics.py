@@ -8,6 +8,7 @@ in-process registry is used.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -47,6 +48,9 @@ CACHE_BYTES = Gauge("stockapi_cache_bytes", "Bytes held by the response cache", 
 CACHE_ENTRIES = Gauge(
     "stockapi_cache_entries", "Answers held by the response cache", multiprocess_mode="livesum"
 )
+CACHE_HIT, CACHE_MISS, CACHE_COALESCED, CACHE_STALE = (
+    CACHE_EVENTS.labels(event) for event in ("hit", "miss", "coalesced", "stale")
+)
 UPSTREAM_FETCHES = Counter(
     "stockapi_upstream_fetches_total",
     "Fetches from a data source, by source and outcome (ok, not_found, unavailable, error)",
@@ -58,6 +62,18 @@ UPSTREAM_LATENCY = Histogram(
     ["source"],
     buckets=LATENCY_BUCKETS,
 )
+
+
+@functools.cache
+def _request_children(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    # labels() validates and locks on every call; the few (route, method, status) children are kept instead.
+    return HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method, str(status))
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    counter, histogram = _request_children(route, method, status)
+    counter.inc()
+    histogram.observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

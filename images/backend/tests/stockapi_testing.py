@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+
 from stockapi import create_app
 from stockapi.errors import UpstreamUnavailableError
 from stockapi.providers.base import Prices

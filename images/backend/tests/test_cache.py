@@ -9,12 +9,13 @@ import threading
 
 import pytest
 from prometheus_client import REGISTRY
+from stockapi_testing import OLD_RANGE, TODAY, ControlledProvider, build_app, wait_for
+
 from stockapi import config
 from stockapi.cache import State
 from stockapi.errors import UpstreamUnavailableError
 from stockapi.service import StockService
 from stockapi.validation import StockQuery
-from stockapi_testing import OLD_RANGE, TODAY, ControlledProvider, build_app, wait_for
 
 OLD = StockQuery("NVDA", dt.date(2010, 1, 1), dt.date(2025, 8, 1))
 RECENT = StockQuery("NVDA", dt.date(2025, 6, 1), TODAY)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stockapi import create_app
 from stockapi.config import Settings, SettingsError
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from stockapi_testing import TODAY
+
 from stockapi.errors import NotFoundError
 from stockapi.providers.sample import SampleProvider
 from stockapi.validation import StockQuery
-from stockapi_testing import TODAY
 
 provider = SampleProvider(today=lambda: TODAY)
 

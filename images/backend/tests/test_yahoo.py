@@ -11,10 +11,11 @@ import pytest
 import yfinance as yf
 import yfinance.cache
 from curl_cffi.requests.exceptions import DNSError
+from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
+
 from stockapi.errors import NotFoundError, UpstreamUnavailableError
 from stockapi.providers import yahoo
 from stockapi.validation import StockQuery
-from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
 QUERY = StockQuery("NVDA", dt.date(2024, 1, 2), dt.date(2024, 1, 5))
 

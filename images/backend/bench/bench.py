@@ -1,0 +1,246 @@
+"""`make bench`: the seed's load test (24,000 requests, 200 at a time, the NVDA 2010-01-01..2025-08-01 URL)
+against the backend, a naive per-request implementation and a bare WSGI ceiling; prints a table.
+
+Each server runs on 127.0.0.1 under the backend's gunicorn.conf.py with the sample data source at
+SAMPLE_LATENCY_MS=500 (a Yahoo-like round trip). Load comes from `hey`. The naive server gets a time budget
+instead of the full request count: at 500 ms per request it would take many minutes.
+Exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parents[1]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+PATH = "/api/stock?ticker=NVDA&start=2010-01-01&end=2025-08-01"
+WORKERS = 2
+THREADS = 4
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    fetches: int | None
+    size: str
+
+
+def start(name: str, app: str | None, out: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    log = out / f"{name}.log"
+    environment = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    environment |= {"HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(WORKERS)}
+    environment |= {"GUNICORN_THREADS": str(THREADS), "PYTHONPATH": str(BACKEND), **env}
+    command = [str(GUNICORN), "--config", "gunicorn.conf.py", *([app] if app else [])]
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            command, cwd=BACKEND, env=environment, stdout=sink, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(r"Listening at: (http://[\d.:]+)", log.read_text())
+        if found and listening(found.group(1)):
+            return process, found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)  # waiting for another process to start listening; nothing to block on
+    process.kill()
+    sys.exit(f"{name} did not start; see {log}")
+
+
+def listening(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/", timeout=2):  # noqa: S310 (loopback URL we built)
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the workers are up
+    except OSError:
+        return False
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def fetch(url: str, gzip_ok: bool) -> bytes:
+    encoding = {"Accept-Encoding": "gzip" if gzip_ok else "identity"}
+    request = urllib.request.Request(url, headers=encoding)  # noqa: S310 (loopback URL we built)
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return response.read()
+
+
+def hey(url: str, out: Path, name: str, *load: str) -> dict[str, float]:
+    # Ask for gzip explicitly: then hey leaves the body compressed, as a browser's network stack would hand it
+    # over, instead of spending its own CPU (shared with the server here) on decompressing every answer.
+    command = [
+        "hey",
+        *load,
+        "-c",
+        "200",
+        "-t",
+        "60",
+        "-disable-compression",
+        "-H",
+        "Accept-Encoding: gzip",
+        url,
+    ]
+    report = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    (out / f"{name}.hey.txt").write_text(report)
+
+    def number(pattern: str) -> float:
+        found = re.search(pattern, report)
+        return float(found.group(1)) if found else float("nan")
+
+    statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d{3})\]\s+(\d+) responses", report)}
+    failures = sum(int(count) for count in re.findall(r"^\s+\[(\d+)\]\s+(?!\d+ responses)", report, re.M))
+    return {
+        "requests": sum(statuses.values()) + failures,
+        "rps": number(r"Requests/sec:\s+([\d.]+)"),
+        "p50": number(r"50%+ in ([\d.]+) secs") * 1000,
+        "p99": number(r"99%+ in ([\d.]+) secs") * 1000,
+        "errors": failures + sum(count for code, count in statuses.items() if code != 200),
+    }
+
+
+def upstream_fetches(base: str) -> int:
+    text = fetch(base + "/metrics", gzip_ok=False).decode()
+    return int(
+        sum(
+            float(value)
+            for value in re.findall(r"^stockapi_upstream_fetches_total\{.*\} ([\d.e+]+)$", text, re.M)
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=24_000)
+    parser.add_argument("--latency-ms", type=int, default=500)
+    parser.add_argument("--naive-seconds", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=BACKEND / ".bench")
+    args = parser.parse_args()
+    if not shutil.which("hey"):
+        return print("hey is not installed (Debian package 'hey': apt-get install hey)", file=sys.stderr) or 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    latency = {"STOCK_DATA_SOURCE": "sample", "SAMPLE_LATENCY_MS": str(args.latency_ms)}
+    results: list[Result] = []
+
+    process, base = start("backend", None, args.out, **latency)
+    try:
+        load = hey(base + PATH, args.out, "backend", "-n", str(args.requests))
+        plain, zipped = fetch(base + PATH, gzip_ok=False), fetch(base + PATH, gzip_ok=True)
+        fetches = upstream_fetches(base)
+    finally:
+        stop(process)
+    assert gzip.decompress(zipped) == plain
+    body = args.out / "body.json.gz"
+    body.write_bytes(zipped)
+    size = f"{len(zipped) / 1000:.0f} kB gzip ({len(plain) / 1000:.0f} kB plain)"
+    results.append(Result("backend (this image)", *_row(load), fetches, size))
+
+    process, base = start("ceiling", "bench.ceiling_app:app", args.out, CEILING_BODY=str(body))
+    try:
+        ceiling = hey(base + PATH, args.out, "ceiling", "-n", str(args.requests))
+    finally:
+        stop(process)
+    results.append(
+        Result("ceiling (bare WSGI, same bytes)", *_row(ceiling), 0, f"{len(zipped) / 1000:.0f} kB gzip")
+    )
+
+    process, base = start("naive", "bench.naive_app:app", args.out, **latency)
+    try:
+        naive = hey(base + PATH, args.out, "naive", "-z", f"{args.naive_seconds}s")
+        naive_size = len(fetch(base + PATH, gzip_ok=True))
+    finally:
+        stop(process)
+    # Every naive request is an upstream fetch.
+    results.append(
+        Result(
+            "naive (fetch + to_json per request)",
+            *_row(naive),
+            int(naive["requests"]),
+            f"{naive_size / 1000:.0f} kB plain",
+        )
+    )
+
+    print_table(results, args)
+    backend, ceiling_row, naive_row = results
+    targets = [
+        ("0 errors", backend.errors == 0),
+        (f"upstream fetches <= {WORKERS} worker processes", backend.fetches <= WORKERS),
+        (
+            f">= 50% of the ceiling's throughput ({backend.rps / ceiling_row.rps:.0%})",
+            backend.rps >= 0.5 * ceiling_row.rps,
+        ),
+        (
+            f">= 20x the naive throughput ({backend.rps / naive_row.rps:.0f}x)",
+            backend.rps >= 20 * naive_row.rps,
+        ),
+        (f"gzip answer <= 100 kB ({len(zipped) / 1000:.0f} kB)", len(zipped) <= 100_000),
+    ]
+    print()
+    for label, met in targets:
+        print(f"  [{'met' if met else 'MISSED'}] {label}")
+    (args.out / "results.json").write_text(json.dumps([vars(r) for r in results], indent=2))
+    return 0 if all(met for _, met in targets) else 1
+
+
+def _row(load: dict[str, float]) -> tuple[int, float, float, float, int]:
+    return int(load["requests"]), load["rps"], load["p50"], load["p99"], int(load["errors"])
+
+
+def print_table(results: list[Result], args: argparse.Namespace) -> None:
+    print(
+        f"\nLoad: hey -c 200 on 127.0.0.1, GET {PATH}; sample data source with {args.latency_ms} ms latency;"
+        f" gunicorn {WORKERS} workers x {THREADS} threads; {os.cpu_count()} CPUs\n"
+    )
+    header = (
+        "server",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "upstream fetches",
+        "response size",
+    )
+    rows = [
+        (
+            r.name,
+            str(r.requests),
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            str(r.errors),
+            str(r.fetches),
+            r.size,
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
