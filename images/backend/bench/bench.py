@@ -137,7 +137,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=24_000)
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--naive-seconds", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=BACKEND / ".bench")
+    parser.add_argument("--out", type=Path, default=BACKEND.parents[1] / ".out" / "bench")
     args = parser.parse_args()
     if not shutil.which("hey"):
         return print("hey is not installed (Debian package 'hey': apt-get install hey)", file=sys.stderr) or 2

@@ -81,6 +81,7 @@ class PriceCache:
         )
         self._flights: dict[Hashable, Future[Lookup]] = {}
         self._upstream_down_until = float("-inf")
+        self._upstream_failure = ""
 
     @property
     def current_bytes(self) -> int:
@@ -134,13 +135,15 @@ class PriceCache:
         try:
             if now < self._upstream_down_until:
                 raise UpstreamUnavailableError(
-                    "the data source failed moments ago; not asking it again yet",
+                    f"{self._upstream_failure} (not asked again until its back-off ends)",
                     retry_after=self._upstream_down_until - now,
                 )
             loaded = self._load(key)
         except UpstreamUnavailableError as error:
             with self._lock:
-                self._upstream_down_until = max(self._upstream_down_until, now + error.retry_after)
+                if now + error.retry_after > self._upstream_down_until:
+                    self._upstream_down_until = now + error.retry_after
+                    self._upstream_failure = error.message
             if previous is not None and now < previous.fresh_until + self._stale_if_error_s:
                 metrics.CACHE_STALE.inc()
                 return Lookup(previous, State.STALE)

@@ -1,0 +1,32 @@
+# The backend (images/backend): the stock price API, its tests, benchmark, load test and dependency lock.
+
+CHECKS += backend
+
+BACKEND_DIR := images/backend
+PORT ?= 5000
+STOCK_DATA_SOURCE ?= auto
+LOADTEST_URL ?= http://127.0.0.1:$(PORT)/api/stock?ticker=NVDA&start=2010-01-01&end=2025-08-01
+
+.PHONY: backend bench loadtest backend-lock check-backend
+
+backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$PORT (5000) in the foreground; STOCK_DATA_SOURCE=auto unless set
+	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
+		exec $(BIN)/gunicorn --config gunicorn.conf.py
+
+bench: $(VENV)/.stamp ## Benchmark the API against a naive and a bare-WSGI server on loopback (~2 min); table in .out/bench/
+	@command -v hey >/dev/null || { echo "make bench needs hey (Debian: apt-get install hey)" >&2; exit 2; }
+	$(PY) $(BACKEND_DIR)/bench/bench.py --out $(OUT)/bench
+
+loadtest: ## The seed's load test: 24,000 requests, 200 at a time, at LOADTEST_URL (default: make backend's)
+	@command -v hey >/dev/null || { echo "make loadtest needs hey (Debian: apt-get install hey)" >&2; exit 2; }
+	@curl --silent --output /dev/null --max-time 30 '$(LOADTEST_URL)' || { \
+		echo "nothing answers at $(LOADTEST_URL); start the backend first (make backend) or set LOADTEST_URL" >&2; \
+		exit 1; }
+	hey -n 24000 -c 200 -t 60 '$(LOADTEST_URL)'
+
+backend-lock: $(VENV)/.stamp ## Re-resolve images/backend/requirements.txt (the image's lock) from requirements.in
+	cd $(BACKEND_DIR) && $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+		--custom-compile-command "make backend-lock" requirements.in --output-file requirements.txt
+
+check-backend:
+	cd $(BACKEND_DIR) && $(BIN)/pytest -q -p no:cacheprovider tests
