@@ -24,7 +24,6 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 def build_app(settings: Settings | None = None, **services: Any) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.extensions["stockapi.settings"] = settings
     service = app.extensions["stockapi.service"] = services.get("service") or _service(settings)
     app.extensions["stockapi.openapi"] = json.dumps(yaml.safe_load(OPENAPI_PATH.read_text())).encode()
     app.register_blueprint(api.bp)

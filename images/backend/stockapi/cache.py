@@ -150,7 +150,8 @@ class PriceCache:
             if self._fallback is None:
                 raise
             loaded = self._fallback(key)
-        entry = Entry(loaded.value, fetched_at=now, fresh_until=now + loaded.ttl_s)
+        done = self._clock()  # a slow fetch must not eat into the freshness of what it brought
+        entry = Entry(loaded.value, fetched_at=done, fresh_until=done + loaded.ttl_s)
         with self._lock:
             try:
                 self._entries[key] = entry

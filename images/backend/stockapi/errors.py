@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -43,9 +44,9 @@ class UpstreamUnavailableError(ApiError):
     status = 503
     code = "upstream_unavailable"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after = max(1, math.ceil(retry_after))
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after), "Cache-Control": "no-store"}
