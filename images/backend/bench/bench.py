@@ -48,6 +48,9 @@ def start(name: str, app: str | None, out: Path, **env: str) -> tuple[subprocess
     environment = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     environment |= {"HOST": "127.0.0.1", "PORT": "0", "WEB_CONCURRENCY": str(WORKERS)}
     environment |= {"GUNICORN_THREADS": str(THREADS), "PYTHONPATH": str(BACKEND), **env}
+    # Temp files (metrics) stay in the output folder, even if a server has to be killed.
+    (out / "tmp").mkdir(exist_ok=True)
+    environment["TMPDIR"] = str(out / "tmp")
     command = [str(GUNICORN), "--config", "gunicorn.conf.py", *([app] if app else [])]
     with log.open("w") as sink:
         process = subprocess.Popen(

@@ -43,7 +43,8 @@ class Server:
         )
 
     def logs(self) -> list[dict]:
-        return [json.loads(line) for line in self.lines if line.startswith("{")]
+        """Every line gunicorn and the app wrote, each of which must be a JSON object."""
+        return [json.loads(line) for line in self.lines if line.strip()]
 
 
 def start_server(tmp_path: Path, **env: str) -> Server:
