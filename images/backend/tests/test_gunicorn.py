@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from stockapi_testing import BACKEND, wait_for
+from stockapi_testing import BACKEND, assert_conforms, wait_for
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
@@ -31,7 +31,9 @@ class Server:
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
-            return response.status, response.read()
+            body = response.read()
+            assert_conforms(path.split("?")[0], "GET", response.status, response.headers, body)
+            return response.status, body
 
     def metric(self, name: str, **labels: str) -> float:
         text = self.get("/metrics")[1].decode()
