@@ -1,5 +1,8 @@
 """`make run`: start the backend and the frontend together, print their URLs, stop both on Ctrl-C.
 
+The ports are 5000 and 8501 unless BACKEND_PORT / FRONTEND_PORT say otherwise; the frontend is always
+pointed at the backend started here.
+
 Each tier is started through its own make target (`make backend`, `make frontend`), so there is one
 definition of how a tier runs locally. Each child gets its own process group: stopping it stops
 gunicorn's or Streamlit's workers too, and if one tier dies the other is stopped rather than left behind.
@@ -26,17 +29,33 @@ class Tier:
     target: str
     url: str
     health_path: str
+    make_vars: tuple[str, ...]
 
 
-TIERS = (
-    Tier("backend", "backend", "http://127.0.0.1:5000", "/readyz"),
-    Tier("frontend", "frontend", "http://127.0.0.1:8501", "/_stcore/health"),
-)
+def tiers(backend_port: int, frontend_port: int) -> tuple[Tier, ...]:
+    backend_url = f"http://127.0.0.1:{backend_port}"
+    return (
+        Tier("backend", "backend", backend_url, "/readyz", (f"PORT={backend_port}",)),
+        Tier(
+            "frontend",
+            "frontend",
+            f"http://127.0.0.1:{frontend_port}",
+            "/_stcore/health",
+            (f"FRONTEND_PORT={frontend_port}", f"BACKEND_URL={backend_url}"),
+        ),
+    )
+
+
+def port_from_env(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        sys.exit(f"make run: {name} must be a TCP port number (1-65535), not {value!r}")
+    return int(value)
 
 
 def is_healthy(url: str) -> bool:
     try:
-        # The URLs are the fixed http://127.0.0.1 ones in TIERS.
+        # The URLs are the http://127.0.0.1 ones built in tiers().
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
             return response.status == 200
     except (urllib.error.URLError, OSError):
@@ -79,18 +98,19 @@ def wait_until_up(processes: dict[Tier, subprocess.Popen]) -> str | None:
 def main() -> int:
     # SIGTERM (e.g. from a supervisor) should stop the children just like Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    selected = tiers(port_from_env("BACKEND_PORT", 5000), port_from_env("FRONTEND_PORT", 8501))
     processes: dict[Tier, subprocess.Popen] = {}
     try:
-        for tier in TIERS:
+        for tier in selected:
             processes[tier] = subprocess.Popen(
-                ["make", "--no-print-directory", "-s", tier.target], start_new_session=True
+                ["make", "--no-print-directory", "-s", tier.target, *tier.make_vars], start_new_session=True
             )
         problem = wait_until_up(processes)
         if problem:
             print(f"make run: {problem}", file=sys.stderr)
             return 1
         print("\nThe stock app is running:")
-        for tier in TIERS:
+        for tier in selected:
             print(f"  {tier.name:<9} {tier.url}")
         print("Press Ctrl-C to stop both.\n", flush=True)
         while True:
