@@ -43,6 +43,15 @@ else:
         _stale.unlink()
 
 
+# Requests gunicorn rejects before the app sees them (request line too long, headers too large, malformed)
+# get the API's JSON error body instead of gunicorn's HTML page. Workers are forked from this process, so
+# they inherit the replacement.
+import gunicorn.util  # noqa: E402
+
+from stockapi.errors import write_gunicorn_error  # noqa: E402
+
+gunicorn.util.write_error = write_gunicorn_error
+
 # Imported now rather than in the hook: child_exit runs from the master's SIGCHLD handling, and a first import
 # there can interleave with another one.
 from prometheus_client import multiprocess  # noqa: E402

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
 
 from flask import Flask, Response, request
+from gunicorn.util import write_nonblock
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -52,9 +54,26 @@ class UpstreamUnavailableError(ApiError):
         return {"Retry-After": str(self.retry_after), "Cache-Control": "no-store"}
 
 
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
-    return Response(body, status=status, headers=headers, mimetype="application/json")
+    return Response(error_body(code, message), status=status, headers=headers, mimetype="application/json")
+
+
+def write_gunicorn_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """Replacement for gunicorn.util.write_error, which answers requests gunicorn itself rejects.
+
+    A request line over `limit_request_line`, oversized headers or a malformed request never reach Flask;
+    gunicorn would answer them with an HTML page. This sends the API's JSON error shape instead.
+    """
+    body = error_body(reason.lower().replace(" ", "_"), mesg or reason).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def register_error_handlers(app: Flask) -> None:

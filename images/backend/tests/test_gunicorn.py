@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -143,3 +144,24 @@ def test_metrics_are_merged_across_workers_and_fetches_stay_per_worker(servers, 
     assert serving_pids, "access log lines are JSON with the serving worker's pid"
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "status"),
+    [
+        pytest.param({}, "?ticker=" + "A" * 3000, 400, id="request-line-too-long"),
+        pytest.param({"X-Big": "a" * 9000}, "", 431, id="header-too-large"),
+    ],
+)
+def test_requests_gunicorn_rejects_get_the_json_error_shape(servers, tmp_path, headers, query, status):
+    """gunicorn answers these before Flask sees them; they must not get its HTML page."""
+    server = start_server(tmp_path)
+    servers.append(server)
+    request = urllib.request.Request(server.url + "/api/stock" + query, headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == status
+    assert answer.value.headers["Content-Type"] == "application/json"
+    error = json.loads(answer.value.read())["error"]
+    assert error["code"]
+    assert error["message"]
