@@ -15,7 +15,8 @@
 #                build replaces the older one on the same branch.
 #
 # A tag sha-<12 hex> names the commit the image was built from. If the branch already runs a build of a
-# later commit (releases can finish out of order), the older build is not deployed.
+# later commit (releases can finish out of order), the older build is not deployed; in pull-request mode
+# neither does it replace an open pull request that proposes a build of a later commit.
 #
 # Environment: PYTHON (default python3) runs tools/set_image_tag.py; BUMP_RETRY_DELAY (seconds, default
 # 5) spaces the retries; GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL override the bot identity.
@@ -55,13 +56,19 @@ commit_of() {
   [[ $1 =~ ^sha-([0-9a-f]{12})$ ]] && git rev-parse --quiet --verify "${BASH_REMATCH[1]}^{commit}"
 }
 
+# True when tag $1 was built from a later commit than tag $2 (both sha-<12 hex>, $2 an ancestor of $1).
+built_later() {
+  local later earlier
+  later=$(commit_of "$1") && earlier=$(commit_of "$2") &&
+    [[ $later != "$earlier" ]] && git merge-base --is-ancestor "$earlier" "$later"
+}
+
 for ((attempt = 1; attempt <= attempts; attempt++)); do
   git fetch --quiet "$remote" "$branch"
   git checkout --quiet --detach FETCH_HEAD
 
   current=$("${tag_tool[@]}" --print-tag)
-  if new_commit=$(commit_of "$tag") && running=$(commit_of "$current") &&
-    [[ $new_commit != "$running" ]] && git merge-base --is-ancestor "$new_commit" "$running"; then
+  if built_later "$current" "$tag"; then
     echo "$image already runs $current, built from a later commit than $tag; leaving it"
     exit 0
   fi
@@ -82,6 +89,17 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
 
   if [[ $mode == pull-request ]]; then
     deploy_branch="deploy/$image"
+    # The pull request of another release may already propose a build of a later commit.
+    if git fetch --quiet "$remote" "refs/heads/$deploy_branch" 2>/dev/null; then
+      proposed_file=$(mktemp)
+      git show "FETCH_HEAD:${changed[0]}" >"$proposed_file"
+      proposed=$("${tag_tool[@]}" --file "$proposed_file" --print-tag)
+      rm -f "$proposed_file"
+      if built_later "$proposed" "$tag"; then
+        echo "$deploy_branch already proposes $proposed, built from a later commit than $tag; leaving it"
+        exit 0
+      fi
+    fi
     git push --quiet --force "$remote" "HEAD:refs/heads/$deploy_branch"
     pr_body="${body:-Sets $image to $tag.} Merging this rolls it out; closing it leaves the running version."
     if [[ -n $(gh pr list --head "$deploy_branch" --base "$branch" --state open --json number --jq '.[]') ]]; then

@@ -374,3 +374,30 @@ def test_help(tmp_path: Path) -> None:
     result = subprocess.run(["bash", REPO / BUMP, "--help"], capture_output=True, text=True, check=True)
     assert "--mode push|pull-request" in result.stdout
     assert not result.stdout.startswith("#")
+
+
+def test_pull_request_mode_never_replaces_a_proposal_of_a_later_build(
+    origin: Path, clone: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Releases can finish out of order: the older one must not force-push over the newer one's PR."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text("#!/bin/sh\nexit 0\n")  # no open pull request; create succeeds
+    (bin_dir / "gh").chmod(0o755)
+    env = bump_env(tmp_path, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    checkout = clone("ci")
+    older = git(checkout, "rev-parse", "HEAD")[:12]
+    (checkout / "images" / "CHANGE").write_text("a later commit\n")
+    git(checkout, "add", "images/CHANGE")
+    git(checkout, "commit", "--quiet", "-m", "Change an image")
+    git(checkout, "push", "--quiet", "origin", "HEAD:main")
+    newer = git(checkout, "rev-parse", "HEAD")[:12]
+    pr_mode = ("--image", "stock-backend", "--mode", "pull-request")
+
+    assert bump(checkout, *pr_mode, "--tag", f"sha-{newer}", env=env).returncode == 0
+    late = bump(checkout, *pr_mode, "--tag", f"sha-{older}", env=env)
+    assert late.returncode == 0, late.stderr
+    assert f"deploy/stock-backend already proposes sha-{newer}" in late.stdout
+    assert (
+        git(origin, "log", "-1", "--format=%s", "deploy/stock-backend") == f"Deploy stock-backend sha-{newer}"
+    )
