@@ -229,3 +229,98 @@ def test_the_scripts_the_workflows_call_exist() -> None:
     assert ".ci/run" in called
     for script in called:
         assert (REPO / script).is_file(), script
+
+
+def job(workflow: str, name: str) -> dict:
+    return load(GITHUB / "workflows" / workflow)["jobs"][name]
+
+
+def test_runs_on_main_never_share_a_concurrency_group() -> None:
+    """GitHub keeps one pending run per group and cancels the rest: only a pull request's runs may share."""
+    group = load(GITHUB / "workflows" / "ci.yaml")["concurrency"]["group"]
+    assert "github.event.pull_request.number" in group
+    assert "github.run_id" in group
+    assert "github.ref" not in group
+
+
+def test_a_manual_ci_run_runs_every_job() -> None:
+    changes = job("ci.yaml", "changes")
+    for output in ("gitops", "terraform"):
+        assert changes["outputs"][output].startswith("${{ github.event_name == 'workflow_dispatch' || ")
+    paths_filter = next(s for s in changes["steps"] if s.get("uses", "").startswith("dorny/paths-filter@"))
+    assert paths_filter["if"] == "github.event_name != 'workflow_dispatch'"
+
+
+def test_the_container_job_can_use_git_and_chromium() -> None:
+    test = job("ci.yaml", "test")
+    # Chromium crashes in Docker's default 64 MB /dev/shm.
+    assert "--shm-size=" in test["container"]["options"]
+    names = [step.get("name") or step.get("uses", "") for step in test["steps"]]
+    trust = next(step for step in test["steps"] if "safe.directory" in step.get("run", ""))
+    checkout = next(i for i, name in enumerate(names) if name.startswith("actions/checkout@"))
+    ci_run = next(i for i, step in enumerate(test["steps"]) if "bash .ci/run" in step.get("run", ""))
+    assert checkout < test["steps"].index(trust) < ci_run
+    assert '"$GITHUB_WORKSPACE"' in trust["run"]
+
+
+def test_releases_come_only_from_main() -> None:
+    assert job("release.yaml", "plan")["if"] == "github.ref == 'refs/heads/main'"
+    assert load(GITHUB / "workflows" / "release.yaml")[True]["push"]["branches"] == ["main"]
+
+
+def test_release_jobs_hold_only_what_they_use() -> None:
+    assert job("release.yaml", "build")["permissions"] == {"contents": "read", "packages": "write"}
+    assert job("release.yaml", "deploy")["permissions"] == {"contents": "write"}
+
+
+def test_a_pushed_tag_is_never_pushed_again() -> None:
+    steps = job("release.yaml", "build")["steps"]
+    check = next(i for i, step in enumerate(steps) if step.get("id") == "pushed")
+    assert "imagetools inspect" in steps[check]["run"]
+    for step in steps[check + 1 :]:
+        assert step.get("if") == "steps.pushed.outputs.exists == 'false'", step.get("name", step.get("uses"))
+
+
+def deploy_script() -> str:
+    return next(step["run"] for step in job("release.yaml", "deploy")["steps"] if "run" in step)
+
+
+def run_deploy_step(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The deploy step's script, with bump-image-tag.sh replaced by a stub that prints its arguments."""
+    stub = tmp_path / ".github" / "scripts" / "bump-image-tag.sh"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    stub.chmod(0o755)
+    environment = {"PATH": "/usr/bin:/bin", "IMAGE": "stock-backend", "TAG": "sha-0123456789ab", **env}
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", deploy_script()],
+        cwd=tmp_path,
+        env={**environment, "BODY": "Built by a test"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_deploy_validates_with_kubeconform_required(tmp_path: Path) -> None:
+    result = run_deploy_step(tmp_path, MODE="push", HAS_DEPLOY_TOKEN="false")
+    assert result.returncode == 0, result.stderr
+    args = result.stdout.splitlines()
+    # `make validate` skips kubeconform when it is missing; the deploy must fail instead.
+    assert args[args.index("--validate") + 1] == "kubeconform -v && make validate CLUSTER=prod"
+    assert args[args.index("--mode") + 1] == "push"
+
+
+def test_pull_request_mode_needs_the_deploy_token(tmp_path: Path) -> None:
+    refused = run_deploy_step(tmp_path, MODE="pull-request", HAS_DEPLOY_TOKEN="false")
+    assert refused.returncode == 1
+    assert "needs the DEPLOY_TOKEN secret" in refused.stdout
+    assert "--image" not in refused.stdout
+    allowed = run_deploy_step(tmp_path, MODE="pull-request", HAS_DEPLOY_TOKEN="true")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "pull-request" in allowed.stdout.splitlines()
+
+
+def test_the_kubeconform_job_fails_without_kubeconform() -> None:
+    steps = job("ci.yaml", "kubeconform")["steps"]
+    assert any(step.get("run", "").startswith("kubeconform -v && make validate") for step in steps)
