@@ -238,10 +238,11 @@ with chart_tab:
             figures.figures_table(stats),
             column_config={
                 "last_close": st.column_config.NumberColumn("Last close", format="%.2f"),
-                "change": st.column_config.NumberColumn("Change", format="percent"),
-                "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
-                "volatility": st.column_config.NumberColumn("Volatility (ann.)", format="percent"),
-                "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
+                # Percent, with the single-ticker metrics' precision.
+                "change": st.column_config.NumberColumn("Change", format="%+.2f%%"),
+                "cagr": st.column_config.NumberColumn("CAGR", format="%+.2f%%"),
+                "volatility": st.column_config.NumberColumn("Volatility (ann.)", format="%.1f%%"),
+                "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="%.1f%%"),
                 "first_date": st.column_config.DateColumn("From"),
                 "last_date": st.column_config.DateColumn("To"),
                 "_index": st.column_config.TextColumn("Ticker"),
@@ -249,8 +250,22 @@ with chart_tab:
         )
 
 with data_tab:
-    table = pd.concat(shown, names=["ticker", "date"]).reset_index()
-    st.dataframe(table, hide_index=True, height=420)
+    table = figures.prices_table(shown)
+    price_format = f"%.{figures.price_decimals(table)}f"
+    st.dataframe(
+        table,
+        hide_index=True,
+        height=420,
+        column_config={
+            "ticker": st.column_config.TextColumn("Ticker"),
+            "date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
+            **{
+                column: st.column_config.NumberColumn(column.title(), format=price_format)
+                for column in ("open", "high", "low", "close")
+            },
+            "volume": st.column_config.NumberColumn("Volume", format="localized"),
+        },
+    )
     st.download_button(
         "Download CSV",
         table.to_csv(index=False, date_format="%Y-%m-%d"),

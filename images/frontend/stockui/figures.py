@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -125,7 +126,29 @@ def ticker_figures(ticker: str, close: pd.Series, interval: str = "1d") -> Ticke
     )
 
 
+# The fields of TickerFigures that are fractions; tables show them in percent.
+PERCENT_FIELDS = ("change", "cagr", "volatility", "max_drawdown")
+
+
 def figures_table(rows: list[TickerFigures]) -> pd.DataFrame:
-    """One row per ticker, fractions as fractions (the page formats them as percentages)."""
-    frame = pd.DataFrame([asdict(row) for row in rows])
-    return frame.set_index("ticker")
+    """One row per ticker, with the PERCENT_FIELDS in percent (0.25 -> 25.0).
+
+    In percent because a table column's printf format cannot scale a fraction, and Streamlit's own
+    "percent" format drops trailing zeros, so one column would read 19.1% above 139.65%.
+    """
+    frame = pd.DataFrame([asdict(row) for row in rows]).set_index("ticker")
+    frame[list(PERCENT_FIELDS)] *= 100
+    return frame
+
+
+def prices_table(prices_by_ticker: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The bars of every ticker as one long table (ticker, date, OHLCV), dates as plain dates."""
+    table = pd.concat(prices_by_ticker, names=["ticker", "date"]).reset_index()
+    table["date"] = table["date"].dt.date
+    return table
+
+
+def price_decimals(table: pd.DataFrame) -> int:
+    """Decimals that show every price in the table usefully: cents, or pips below 10 (EURUSD=X at 1.0832)."""
+    smallest = table["close"].abs().min()
+    return 2 if pd.isna(smallest) or smallest >= 10 else 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import socket
 
 import numpy as np
@@ -96,6 +97,17 @@ def test_several_tickers_are_compared_normalised_with_a_table_of_figures(app, fa
     assert {"change", "cagr", "volatility", "max_drawdown"} <= set(figures_table.columns)
     data_table = app.dataframe[1].value
     assert data_table["ticker"].unique().tolist() == ["NVDA", "^GSPC", "BTC-USD"]
+    assert isinstance(data_table["date"].iloc[0], dt.date)  # a date, not a midnight timestamp
+    # Every number is shown with a fixed format: no column mixes 19.1% with 139.65%, or 65.859 with 64.5513.
+    for table in app.dataframe:
+        columns = json.loads(table.proto.columns)
+        numeric = [name for name in table.value.select_dtypes("number").columns if name != "_index"]
+        assert numeric
+        assert all(columns[name]["type_config"].get("format") for name in numeric), columns
+    assert json.loads(app.dataframe[0].proto.columns)["change"]["type_config"]["format"] == "%+.2f%%"
+    assert figures_table.loc["NVDA", "change"] == pytest.approx(
+        100 * (data_table[data_table["ticker"] == "NVDA"]["close"].iloc[-1] / data_table["close"].iloc[0] - 1)
+    )
     assert app.query_params["tickers"] == "NVDA,^GSPC,BTC-USD"
 
 

@@ -101,8 +101,8 @@ def test_figures_table_has_one_row_per_ticker():
     rows = [figures.ticker_figures("AAA", PRICES), figures.ticker_figures("BBB", series([10, 5]))]
     table = figures.figures_table(rows)
     assert table.index.tolist() == ["AAA", "BBB"]
-    assert table.loc["AAA", "max_drawdown"] == pytest.approx(-0.1)
-    assert table.loc["BBB", "change"] == pytest.approx(-0.5)
+    assert table.loc["AAA", "max_drawdown"] == pytest.approx(-10)  # percent, for the table's format
+    assert table.loc["BBB", "change"] == pytest.approx(-50)
     assert table.loc["AAA", "first_date"] == pd.Timestamp("2024-01-01")
 
 
@@ -142,3 +142,14 @@ def test_resample_drops_periods_without_bars():
         pd.Timestamp("2024-01-01"),
         pd.Timestamp("2024-03-01"),
     ]
+
+
+def test_prices_table_stacks_tickers_with_plain_dates():
+    days = pd.DatetimeIndex(["2024-01-01", "2024-01-02"], name="date")
+    bars = pd.DataFrame({"close": [1.0832, 1.0841], "volume": [0, 0]}, index=days)
+    table = figures.prices_table({"EURUSD=X": bars, "NVDA": bars * 100})
+    assert table.columns.tolist() == ["ticker", "date", "close", "volume"]
+    assert table["ticker"].tolist() == ["EURUSD=X", "EURUSD=X", "NVDA", "NVDA"]
+    assert table["date"].tolist() == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)] * 2  # no 00:00:00
+    assert figures.price_decimals(table) == 4
+    assert figures.price_decimals(table[table["ticker"] == "NVDA"]) == 2
