@@ -135,7 +135,7 @@ class PriceCache:
         try:
             if now < self._upstream_down_until:
                 raise UpstreamUnavailableError(
-                    f"{self._upstream_failure} (not asked again until its back-off ends)",
+                    f"{self._upstream_failure}; not asked again until its back-off ends",
                     retry_after=self._upstream_down_until - now,
                 )
             loaded = self._load(key)

@@ -110,7 +110,7 @@ def test_after_a_failure_new_misses_skip_the_upstream_until_retry_after(client, 
     response = client.get("/api/stock?ticker=BBB")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "20"
-    assert response.get_json()["error"]["message"].startswith("down (not asked again")
+    assert response.get_json()["error"]["message"].startswith("down; not asked again")
     assert [query.ticker for query in provider.fetches] == ["AAA"]
     clock.advance(20)
     provider.fail = None

@@ -132,7 +132,7 @@ class BackendClient:
             when = f"in about {retry_after} s" if retry_after else "in a minute"
             raise UpstreamUnavailableError(
                 f"Yahoo Finance is rate-limiting or unreachable and there is no cached copy of {ticker} "
-                f"for this range yet. Try again {when}. ({message})",
+                f"for this range yet. Try again {when}. The backend said: {message.rstrip('.')}.",
                 retry_after_s=retry_after,
             )
         raise UnexpectedResponseError(f"The backend answered HTTP {response.status_code}: {message}")

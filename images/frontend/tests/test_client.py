@@ -127,7 +127,9 @@ def test_404_unknown_ticker_and_404_no_data_are_told_apart(server):
 
 def test_503_says_when_to_try_again(server):
     server.answers.append((503, {"Retry-After": "30"}, error_body("upstream_unavailable", "rate limited")))
-    with pytest.raises(UpstreamUnavailableError, match=r"rate-limiting.*in about 30 s") as error:
+    with pytest.raises(
+        UpstreamUnavailableError, match=r"rate-limiting.*in about 30 s\. The backend said: rate limited\.$"
+    ) as error:
         BackendClient(server.url).history("NVDA", START, END)
     assert error.value.retry_after_s == 30
     assert len(server.queries) == 1, "an HTTP error status is an answer, not retried"
