@@ -9,15 +9,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 from lupa import lua51
 
-from tools.gitops.validate import schema_errors
+from tools.gitops.validate import SCHEMA_DIR, schema_errors
 
-SCHEMAS = Path(__file__).parent / "schemas"
+# One folder for every schema of a kind or chart values we write, whoever renders them.
+SCHEMAS = SCHEMA_DIR
 APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
 # The Lua libraries Argo CD opens for a health check (its `os` is a safe subset): no io, string, debug.
 ARGOCD_LUA_LIBRARIES = {"package", "table", "os"}
