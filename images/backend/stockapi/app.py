@@ -24,6 +24,9 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 def build_app(settings: Settings | None = None, **services: Any) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # Flask would answer OPTIONS itself with an empty text/html 200; this API serves no CORS preflight, so
+    # OPTIONS gets the same JSON 405 as any other method a route does not take. Read when routes register.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     service = app.extensions["stockapi.service"] = services.get("service") or _service(settings)
     app.extensions["stockapi.openapi"] = json.dumps(yaml.safe_load(OPENAPI_PATH.read_text())).encode()
     app.register_blueprint(api.bp)

@@ -70,6 +70,13 @@ def test_unknown_paths_and_methods_get_json_errors(client):
     assert "GET" in wrong.headers["Allow"]
 
 
+def test_options_gets_the_json_405_not_an_empty_html_answer(client):
+    answer = client.options("/api/stock?ticker=NVDA")
+    assert answer.status_code == 405
+    assert answer.mimetype == "application/json"
+    assert answer.get_json()["error"]["code"] == "method_not_allowed"
+
+
 def test_an_unexpected_error_is_a_json_500_without_a_trace(client, provider):
     def broken():
         raise RuntimeError("secret internals")
