@@ -122,3 +122,31 @@ def test_everything_the_image_writes_to_is_a_writable_mount(prod, tier):
         if name in image.env:
             path = PurePosixPath(image.env[name])
             assert any(path.is_relative_to(mount) for mount in mounts), f"{name}={path} is not writable"
+
+
+def _pod_images(resource: dict) -> list[str]:
+    """Container images of a Deployment, Job or CronJob (whatever holds a pod template)."""
+    spec = resource.get("spec", {})
+    template = spec.get("jobTemplate", {}).get("spec", spec).get("template", {})
+    pod = template.get("spec", {})
+    return [c["image"] for c in pod.get("containers", []) + pod.get("initContainers", [])]
+
+
+def test_every_python_base_is_the_same_pinned_release(prod):
+    """The images and the cluster's Python Jobs (load test, metrics-server check) share one base release.
+
+    Several pins of "Python 3.13" would drift apart: a fix in one would leave the others behind.
+    """
+    references = {
+        folder: DockerfileParser(str(REPO_ROOT / folder / "Dockerfile")).baseimage
+        for folder in (tier.folder for tier in TIERS.values())
+    }
+    for _, manifest in prod.resources():
+        for image in _pod_images(manifest):
+            if image.removeprefix("docker.io/library/").startswith("python:"):
+                references[f"{manifest['kind']}/{manifest['metadata']['name']}"] = image
+    bases = {reference.removeprefix("docker.io/library/") for reference in references.values()}
+    assert len(references) >= 4, references
+    assert len(bases) == 1, references
+    (base,) = bases
+    assert re.fullmatch(r"python:3\.13\.\d+-slim@sha256:[0-9a-f]{64}", base), base
