@@ -166,7 +166,8 @@ variable "ssh_public_key" {
   }
 
   validation {
-    condition     = var.ssh_public_key == null || can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+", var.ssh_public_key))
+    # A conditional, not `||`: Terraform evaluates both sides of `||` (tflint's short-circuit rule).
+    condition     = var.ssh_public_key == null ? true : can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+", var.ssh_public_key))
     error_message = "ssh_public_key must be an OpenSSH public key line such as \"ssh-ed25519 AAAA... you@host\" (the .pub file, never the private key)."
   }
 }
