@@ -1,5 +1,5 @@
 # tflint for the root module and its local modules, run by CI after `terraform init -backend=false`:
-#   tflint --chdir=terraform --init && tflint --chdir=terraform --recursive
+#   cd terraform && tflint --init && tflint --recursive --config "$PWD/.tflint.hcl"
 # terraform-linters publishes no OpenStack ruleset (only AWS, AzureRM and Google), so the Terraform
 # language ruleset, pinned, is the one plugin; OpenStack specifics are covered by checkov and the tests.
 tflint {
