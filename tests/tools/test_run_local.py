@@ -2,11 +2,12 @@
 
 import json
 import os
-import selectors
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,20 +31,29 @@ def listening(port: int) -> bool:
 
 
 def read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
-    """Collect the launcher's output until `marker` appears; fail with that output otherwise."""
+    """Collect the launcher's output until `marker` appears; fail with that output otherwise.
+
+    A reader thread feeds a queue: select() on the pipe would miss lines already sitting in the text
+    wrapper's buffer and wait for output that never comes.
+    """
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        # Also keeps the pipe drained after readiness, so the tiers never block on a full pipe.
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     seen = []
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if marker in line:
-                return "".join(seen)
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
     pytest.fail(f"make run did not report readiness; its output:\n{''.join(seen)}")
 
 
