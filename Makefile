@@ -21,7 +21,7 @@ CHECKS := lint tools
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help venv test lint fmt run clean check-lint check-tools
+.PHONY: help venv test lint fmt run clean check-lint check-tools tools
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' \
@@ -43,7 +43,14 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
 	@touch $@
 
-test: $(VENV)/.stamp $(CHECKOV_VENV)/.stamp ## Run every check (one summary line per group)
+# The Go tools (kubeconform, tflint, actionlint, Terraform providers), built from tools/go/ into a cache
+# outside the clone, once per version: tools/go/README.md.
+GOTOOLS := $(PY) $(CURDIR)/tools/gotools.py
+
+tools: $(VENV)/.stamp ## Build every Go tool of tools/go (first run: minutes; then instant)
+	@$(GOTOOLS) build --all >/dev/null
+
+test: $(VENV)/.stamp $(CHECKOV_VENV)/.stamp tools ## Run every check (one summary line per group)
 	@$(PY) tools/run_checks.py --log-dir $(OUT)/checks $(CHECKS)
 
 run: $(VENV)/.stamp ## Run the backend and the frontend locally (Ctrl-C stops both)
