@@ -4,7 +4,8 @@ Runs in the `metrics-server-check` CronJob with only the Python standard library
 with the pod's own service account, for
   1. the APIService v1beta1.metrics.k8s.io and its Available condition, and
   2. node metrics (GET /apis/metrics.k8s.io/v1beta1/nodes): at least one node must report usage.
-Argo CD shows the CronJob Degraded when its last run failed, so the verdict is visible in the UI.
+Argo CD shows the CronJob Degraded when its last run failed, the first one included (the CronJob health
+check in argocd-cm), so the verdict is visible in the UI.
 """
 
 from __future__ import annotations

@@ -16,9 +16,12 @@ from lupa import lua51
 
 from tools.gitops.validate import SCHEMA_DIR, schema_errors
 
+from .conftest import REPO
+
 # One folder for every schema of a kind or chart values we write, whoever renders them.
 SCHEMAS = SCHEMA_DIR
 APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+CRONJOB_HEALTH_KEY = "resource.customizations.health.batch_CronJob"
 # The Lua libraries Argo CD opens for a health check (its `os` is a safe subset): no io, string, debug.
 ARGOCD_LUA_LIBRARIES = {"package", "table", "os"}
 STANDARD_LUA_LIBRARIES = {"coroutine", "debug", "io", "math", "os", "package", "string", "table"}
@@ -57,26 +60,39 @@ def test_values_schema_catches_what_helm_would_ignore(typo: dict) -> None:
     assert schema_errors(typo, load_schema("values/argo-cd.json"))
 
 
-# --- the Application health check, run as Argo CD runs it ----------------------------------------
+# --- the health checks, run as Argo CD runs them -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def health_script(rendered: dict) -> str:
-    script = argocd_values(rendered)["configs"]["cm"][APPLICATION_HEALTH_KEY]
+def health_script(rendered: dict, key: str) -> str:
+    script = argocd_values(rendered)["configs"]["cm"][key]
     assert isinstance(script, str), "argocd-cm values are strings"
     return script
 
 
-def application_health(script: str, application: dict) -> tuple[str, str]:
-    """Run the health check on an Application the way Argo CD does: global `obj`, returned table."""
+@pytest.fixture(scope="module")
+def application_script(rendered: dict) -> str:
+    return health_script(rendered, APPLICATION_HEALTH_KEY)
+
+
+@pytest.fixture(scope="module")
+def cronjob_script(rendered: dict) -> str:
+    return health_script(rendered, CRONJOB_HEALTH_KEY)
+
+
+def run_health(script: str, resource: dict) -> tuple[str, str]:
+    """Run a health check the way Argo CD does: global `obj`, only its libraries, a returned table."""
     lua = lua51.LuaRuntime(register_eval=False, register_builtins=False)
     lua_globals = lua.globals()
     for library in STANDARD_LUA_LIBRARIES - ARGOCD_LUA_LIBRARIES:
         lua_globals[library] = None
     lua_globals.python = None
-    lua_globals.obj = lua.table_from(application, recursive=True)
+    lua_globals.obj = lua.table_from(resource, recursive=True)
     result = lua.execute(script)
     return result["status"], result["message"]
+
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+OLD_REVISION = "fedcba9876543210fedcba9876543210fedcba98"
 
 
 def child(status: dict | None = None) -> dict:
@@ -84,24 +100,220 @@ def child(status: dict | None = None) -> dict:
     return app if status is None else {**app, "status": status}
 
 
+def arrived(**changes: object) -> dict:
+    """A child that has fully arrived (Healthy, Synced, last sync succeeded), with `changes` on top."""
+    status = {
+        "health": {"status": "Healthy"},
+        "sync": {"status": "Synced", "revision": REVISION},
+        "operationState": {
+            "phase": "Succeeded",
+            "message": "successfully synced (all tasks run)",
+            "syncResult": {"revision": REVISION},
+        },
+    }
+    return child({**status, **changes})
+
+
+def failed_sync(revision: str = REVISION, phase: str = "Failed") -> dict:
+    return {
+        "phase": phase,
+        "message": "one or more objects failed to apply: Deployment is invalid",
+        "syncResult": {"revision": revision},
+    }
+
+
 @pytest.mark.parametrize(
-    ("application", "health"),
+    ("application", "status", "message_part"),
     [
-        # Just created by the root: the controller has not assessed it yet, so the wave must wait.
-        (child(), ("Progressing", "")),
-        (child({"sync": {"status": "OutOfSync"}}), ("Progressing", "")),
-        (child({"health": {}}), ("Progressing", "")),
-        (child({"health": {"status": "Progressing"}}), ("Progressing", "")),
-        (child({"health": {"status": "Healthy"}}), ("Healthy", "")),
-        (
-            child({"health": {"status": "Degraded", "message": "Deployment exceeded its progress deadline"}}),
-            ("Degraded", "Deployment exceeded its progress deadline"),
+        pytest.param(arrived(), "Healthy", "", id="healthy-synced-succeeded"),
+        # A child without an operation yet (created by hand, or before its first auto-sync finished).
+        pytest.param(
+            child({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
+            "Healthy",
+            "",
+            id="healthy-synced-no-operation",
         ),
-        (child({"health": {"status": "Missing"}}), ("Missing", "")),
-        (child({"health": {"status": "Suspended", "message": "paused"}}), ("Suspended", "paused")),
+        # Just created by the root: the controller has not assessed it yet, so the wave must wait.
+        pytest.param(child(), "Progressing", "waiting", id="no-status"),
+        pytest.param(child({"sync": {"status": "OutOfSync"}}), "Progressing", "waiting", id="no-health"),
+        pytest.param(child({"health": {}}), "Progressing", "waiting", id="empty-health"),
+        pytest.param(arrived(health={"status": "Progressing"}), "Progressing", "", id="progressing"),
+        pytest.param(
+            arrived(health={"status": "Degraded", "message": "Deployment exceeded its progress deadline"}),
+            "Degraded",
+            "Deployment exceeded its progress deadline",
+            id="degraded",
+        ),
+        pytest.param(arrived(health={"status": "Missing"}), "Missing", "", id="missing"),
+        pytest.param(
+            arrived(health={"status": "Suspended", "message": "paused"}),
+            "Suspended",
+            "paused",
+            id="suspended",
+        ),
+        # Argo CD leaves missing resources out of health: a half-applied child can say Healthy.
+        pytest.param(
+            arrived(sync={"status": "OutOfSync", "revision": REVISION}),
+            "Progressing",
+            "OutOfSync",
+            id="healthy-but-out-of-sync",
+        ),
+        pytest.param(
+            arrived(sync={"status": "Unknown"}), "Progressing", "Unknown", id="healthy-sync-unknown"
+        ),
+        pytest.param(
+            child({"health": {"status": "Healthy"}}), "Progressing", "unknown", id="healthy-no-sync"
+        ),
+        pytest.param(
+            arrived(operationState={"phase": "Running", "message": "waiting for completion"}),
+            "Progressing",
+            "Running",
+            id="sync-running",
+        ),
+        pytest.param(
+            arrived(operationState={"phase": "Terminating"}),
+            "Progressing",
+            "Terminating",
+            id="sync-terminating",
+        ),
+        # A sync that failed holds the next wave back, even while everything that did apply is healthy.
+        pytest.param(arrived(operationState=failed_sync()), "Degraded", "failed to apply", id="sync-failed"),
+        pytest.param(
+            arrived(operationState=failed_sync(phase="Error")), "Degraded", "Error", id="sync-error"
+        ),
+        pytest.param(
+            arrived(
+                sync={"status": "OutOfSync", "revision": REVISION}, operationState=failed_sync(OLD_REVISION)
+            ),
+            "Degraded",
+            "failed to apply",
+            id="old-failure-still-out-of-sync",
+        ),
+        # Reverting the bad commit can leave nothing to apply: an old revision's failure is history.
+        pytest.param(
+            arrived(operationState=failed_sync(OLD_REVISION)),
+            "Healthy",
+            "",
+            id="old-failure-then-synced-at-new-revision",
+        ),
+        pytest.param(
+            arrived(conditions=[{"type": "ComparisonError", "message": "app path does not exist"}]),
+            "Degraded",
+            "ComparisonError: app path does not exist",
+            id="comparison-error",
+        ),
+        pytest.param(
+            arrived(conditions=[{"type": "InvalidSpecError", "message": "project stock not found"}]),
+            "Degraded",
+            "InvalidSpecError",
+            id="invalid-spec",
+        ),
+        pytest.param(
+            arrived(conditions=[{"type": "SharedResourceWarning", "message": "also in root"}]),
+            "Healthy",
+            "",
+            id="warnings-do-not-count",
+        ),
     ],
 )
-def test_a_child_application_reports_the_health_argo_cd_computed_for_it(
-    health_script: str, application: dict, health: tuple[str, str]
+def test_a_child_application_is_healthy_only_when_synced_without_a_failed_sync(
+    application_script: str, application: dict, status: str, message_part: str
 ) -> None:
-    assert application_health(health_script, application) == health
+    got_status, got_message = run_health(application_script, application)
+    assert got_status == status, got_message
+    assert message_part in got_message
+
+
+# --- the CronJob health check (the metrics-server check) ------------------------------------------
+
+SCHEDULED = "2026-11-30T13:05:00Z"
+EARLIER = "2026-11-30T13:00:00Z"
+
+
+def cronjob(status: dict | None = None, *, suspend: bool = False) -> dict:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "metrics-server-check", "namespace": "kube-system"},
+        "spec": {"schedule": "*/5 * * * *", "suspend": suspend},
+    }
+    return job if status is None else {**job, "status": status}
+
+
+ACTIVE = [{"kind": "Job", "name": "metrics-server-check-29410385", "namespace": "kube-system"}]
+
+
+@pytest.mark.parametrize(
+    ("resource", "status", "message_part"),
+    [
+        # Not yet run: nothing known to be wrong, and the platform wave must not wait a schedule for it.
+        pytest.param(cronjob(), "Healthy", "not been scheduled", id="no-status"),
+        pytest.param(cronjob({}), "Healthy", "not been scheduled", id="empty-status"),
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED, "active": ACTIVE}),
+            "Progressing",
+            "no run has succeeded",
+            id="first-run-in-progress",
+        ),
+        # The case the built-in check reports Healthy: metrics-server broken from day one.
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED}),
+            "Degraded",
+            "no run has succeeded",
+            id="first-run-failed",
+        ),
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED, "active": []}),
+            "Degraded",
+            "no run has succeeded",
+            id="first-run-failed-empty-active",
+        ),
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:05:09Z"}),
+            "Healthy",
+            "succeeded",
+            id="last-run-succeeded",
+        ),
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z"}),
+            "Degraded",
+            "failed",
+            id="last-run-failed-after-a-success",
+        ),
+        pytest.param(
+            cronjob(
+                {
+                    "lastScheduleTime": SCHEDULED,
+                    "lastSuccessfulTime": "2026-11-30T13:00:08Z",
+                    "active": ACTIVE,
+                }
+            ),
+            "Healthy",
+            "in progress",
+            id="run-in-progress-after-a-success",
+        ),
+        pytest.param(
+            cronjob({"lastScheduleTime": SCHEDULED}, suspend=True), "Suspended", "suspended", id="suspended"
+        ),
+        pytest.param(
+            cronjob({"lastScheduleTime": EARLIER, "lastSuccessfulTime": "2026-11-30T12:55:07Z"}),
+            "Degraded",
+            "12:55:07",
+            id="message-names-the-last-success",
+        ),
+    ],
+)
+def test_a_cronjob_is_degraded_when_its_last_finished_run_failed(
+    cronjob_script: str, resource: dict, status: str, message_part: str
+) -> None:
+    got_status, got_message = run_health(cronjob_script, resource)
+    assert got_status == status, got_message
+    assert message_part in got_message
+
+
+def test_the_metrics_server_check_is_a_cronjob_the_custom_check_applies_to() -> None:
+    # The key names group_Kind of the CronJob in platform/; a CronJob under another group or version
+    # would silently fall back to the built-in check.
+    cron = yaml.safe_load((REPO / "platform/metrics-server-check/cronjob.yaml").read_text())
+    group = cron["apiVersion"].split("/")[0]
+    assert f"resource.customizations.health.{group}_{cron['kind']}" == CRONJOB_HEALTH_KEY

@@ -53,8 +53,11 @@ locals {
       cm = {
         # Argo CD stopped assessing the health of Applications in 1.8. Without this check a child
         # Application has no health, so the root's sync waves (platform, then stock-app, then loadtest)
-        # would only order their creation instead of waiting for each wave to become healthy.
+        # would only order their creation instead of waiting for each wave to be synced and healthy.
         "resource.customizations.health.argoproj.io_Application" = file("${path.module}/files/application-health.lua")
+        # The built-in CronJob check calls a CronJob that has never succeeded Healthy, so the
+        # metrics-server check (platform/) could not turn red when metrics-server is broken from day one.
+        "resource.customizations.health.batch_CronJob" = file("${path.module}/files/cronjob-health.lua")
       }
     }
   }

@@ -1,10 +1,63 @@
--- Health of an Argo CD Application seen as a resource of its parent (app of apps): the health Argo CD
--- computed for the child, with its message; a child that has none yet is still progressing.
+-- Health of an Argo CD Application seen as a resource of its parent (app of apps). The parent's sync waves
+-- wait on this, so it says Healthy only when the child has really arrived: Argo CD computed it Healthy,
+-- every resource is applied as Git has it (Synced; health alone skips resources that are missing), and
+-- no sync of the current revision is running or has failed. Argo CD runs this with base, table and a safe
+-- os library only: no string functions.
 local hs = { status = "Progressing", message = "" }
-if obj.status ~= nil and obj.status.health ~= nil and obj.status.health.status ~= nil then
-  hs.status = obj.status.health.status
-  if obj.status.health.message ~= nil then
-    hs.message = obj.status.health.message
+local status = obj.status
+if status == nil then
+  hs.message = "waiting for Argo CD to assess the child Application"
+  return hs
+end
+
+-- Conditions Argo CD sets when it cannot even compare or sync the child (bad path, unreachable repo, a
+-- manifest that does not render): health would keep its last value, so they decide first.
+local errors = { ComparisonError = true, InvalidSpecError = true, SyncError = true, UnknownError = true }
+if status.conditions ~= nil then
+  for _, condition in ipairs(status.conditions) do
+    if errors[condition.type] then
+      hs.status = "Degraded"
+      hs.message = condition.type .. ": " .. (condition.message or "")
+      return hs
+    end
   end
 end
+
+if status.health == nil or status.health.status == nil then
+  hs.message = "waiting for Argo CD to assess the child Application"
+  return hs
+end
+
+local sync = status.sync or {}
+local operation = status.operationState
+if operation ~= nil then
+  local result = operation.syncResult or {}
+  -- A failed sync of an older revision no longer matters once the child is Synced at a newer one (for
+  -- example after the bad commit was reverted and nothing needed applying).
+  local stale = result.revision ~= nil and sync.revision ~= nil and result.revision ~= sync.revision
+    and sync.status == "Synced"
+  if (operation.phase == "Failed" or operation.phase == "Error") and not stale then
+    hs.status = "Degraded"
+    hs.message = "last sync " .. operation.phase .. ": " .. (operation.message or "")
+    return hs
+  end
+  if operation.phase == "Running" or operation.phase == "Terminating" then
+    hs.message = "sync " .. operation.phase .. ": " .. (operation.message or "")
+    return hs
+  end
+end
+
+if status.health.status ~= "Healthy" then
+  hs.status = status.health.status
+  hs.message = status.health.message or ""
+  return hs
+end
+
+if sync.status ~= "Synced" then
+  hs.message = "health is Healthy but sync status is " .. (sync.status or "unknown") .. ": waiting for the child to sync"
+  return hs
+end
+
+hs.status = "Healthy"
+hs.message = status.health.message or ""
 return hs

@@ -142,10 +142,17 @@ run "server_installs_the_pinned_argocd_chart" {
   }
   assert {
     condition = alltrue([
-      for logic in ["obj.status.health.status", "obj.status.health.message", "\"Progressing\"", "return hs"] :
+      for logic in ["status.health.status", "\"Synced\"", "operationState", "\"Degraded\"", "return hs"] :
       strcontains(yamldecode(output.argocd_helmchart.spec.valuesContent).configs.cm["resource.customizations.health.argoproj.io_Application"], logic)
     ])
-    error_message = "argocd-cm must carry the argoproj.io/Application health check, or the root's sync waves never wait for health."
+    error_message = "argocd-cm must carry the argoproj.io/Application health check (health, sync status, last operation), or the root's sync waves never wait for a child to arrive."
+  }
+  assert {
+    condition = alltrue([
+      for logic in ["lastScheduleTime", "lastSuccessfulTime", "\"Degraded\"", "return hs"] :
+      strcontains(yamldecode(output.argocd_helmchart.spec.valuesContent).configs.cm["resource.customizations.health.batch_CronJob"], logic)
+    ])
+    error_message = "argocd-cm must carry the batch/CronJob health check, or the metrics-server check stays green until its first success."
   }
 }
 
