@@ -62,20 +62,68 @@ def server() -> Iterator[tuple[str, Routes]]:
         httpd.server_close()
 
 
-def test_loadtest_sends_exactly_the_requested_count(server, capsys):
+def test_loadtest_sends_exactly_the_requested_rounds(server, capsys):
     base, routes = server
     routes["/api/stock"] = (200, {"rows": 1})
-    assert loadtest.main(["--url", f"{base}/api/stock", "--requests", "60", "--concurrency", "8"]) == 0
+    assert loadtest.main(["--url", f"{base}/api/stock", "--rounds", "6", "--concurrency", "10"]) == 0
     out = capsys.readouterr().out
+    assert "rounds:      6 of 6" in out
     assert "requests:    60" in out
     assert "failures:    0" in out
     assert "req/s:" in out
 
 
+def test_loadtest_keeps_the_hand_ins_shape():
+    """Like `seq 1 C | xargs -P C curl` in a loop: C requests in flight at once, then the next round.
+
+    The server holds the first answer of each round back until a later request arrives or HOLD seconds
+    pass. Rounds never overlap, so nothing arrives while it is held; a client that refills its free slots
+    (a plain pool of C workers) sends at once, and a client with fewer than C in flight breaks the barrier.
+    """
+    concurrency, rounds, hold = 5, 3, 0.4
+    barrier = threading.Barrier(concurrency, timeout=10)
+    arrived = threading.Condition()
+    state = {"arrivals": 0, "overlaps": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with arrived:
+                state["arrivals"] += 1
+                arrived.notify_all()
+            try:
+                first = barrier.wait() == 0
+            except threading.BrokenBarrierError:
+                self.send_error(500, "fewer requests in flight than the round's size")
+                return
+            if first:
+                with arrived:
+                    seen = state["arrivals"]
+                    if arrived.wait_for(lambda: state["arrivals"] > seen, timeout=hold):
+                        state["overlaps"] += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/api/stock"
+        tally, _ = loadtest.run(url, rounds=rounds, concurrency=concurrency, timeout=15, max_seconds=60)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert tally.failures == {}
+    assert (tally.rounds, tally.ok) == (rounds, rounds * concurrency)
+    assert state == {"arrivals": rounds * concurrency, "overlaps": 0}
+
+
 def test_loadtest_counts_failures_by_kind_and_fails(server, capsys):
     base, routes = server
     routes["/api/stock"] = (503, {"error": "upstream"})
-    assert loadtest.main(["--url", f"{base}/api/stock", "--requests", "20", "--concurrency", "4"]) == 1
+    assert loadtest.main(["--url", f"{base}/api/stock", "--rounds", "5", "--concurrency", "4"]) == 1
     out = capsys.readouterr().out
     assert "failures:    20" in out
     assert "20 x HTTP 503" in out
@@ -83,17 +131,16 @@ def test_loadtest_counts_failures_by_kind_and_fails(server, capsys):
 
 def test_loadtest_stops_at_its_deadline():
     tally, elapsed = loadtest.run(
-        "http://127.0.0.1:9/", total=10**9, concurrency=2, timeout=1, max_seconds=0.3
+        "http://127.0.0.1:9/", rounds=10**9, concurrency=2, timeout=1, max_seconds=0.3
     )
-    done = tally.ok + sum(tally.failures.values())
-    assert 0 < done < 10**9
+    assert 0 < tally.rounds < 10**9
     assert elapsed < 5
 
 
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--url", "http://x", "--requests", "0"],
+        ["--url", "http://x", "--rounds", "0"],
         ["--url", "ftp://x"],
         ["--url", "http://x", "--concurrency", "-1"],
     ],
