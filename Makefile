@@ -74,7 +74,7 @@ check-lint:
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
 
 check-tools:
-	$(BIN)/pytest -q tests/tools
+	$(BIN)/pytest -q tests/tools tests/docs
 
 clean: ## Remove environments and generated files
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis
