@@ -7,9 +7,11 @@
 #     [--mode push|pull-request] [--validate 'make validate'] [--remote origin] [--branch main]
 #     [--attempts 5] [--body 'Built by ...']
 #
-# push:          commit on top of the branch and push. If someone pushed in between, fetch the new tip,
-#                apply the edit again there (a rebase of a one-line change that can never conflict),
-#                re-validate, and retry, at most --attempts times.
+# push:          commit on top of the branch and push. If someone pushed in between (git refuses the
+#                push as not a fast-forward), fetch the new tip, apply the edit again there (a rebase of
+#                a one-line change that can never conflict), re-validate, and retry, at most --attempts
+#                times. Any other refusal (protected branch, no write access, network) fails at once
+#                with git's message and what to do.
 # pull-request:  push the commit to deploy/<image> and open (or update) a pull request with `gh`, for a
 #                branch that only accepts reviewed changes. One open pull request per image; a newer
 #                build replaces the older one on the same branch.
@@ -63,6 +65,42 @@ built_later() {
     [[ $later != "$earlier" ]] && git merge-base --is-ancestor "$earlier" "$later"
 }
 
+# Push HEAD to the branch. Returns 1 only when git refused it as not a fast-forward (someone pushed in
+# between: worth another round). Any other refusal (a protected branch: GH006/GH013, a token without
+# write access: 403, a hook, the network) would fail the same way every round, so it ends the script
+# with git's own words and what to do.
+push_to_branch() {
+  local report errors status=0
+  errors=$(mktemp)
+  report=$(git push --porcelain "$remote" "HEAD:refs/heads/$branch" 2>"$errors") || status=$?
+  if ((status == 0)); then
+    rm -f "$errors"
+    return 0
+  fi
+  # --porcelain: "!<TAB>HEAD:refs/heads/main<TAB>[rejected] (fetch first)" for a branch that had moved
+  # before the push; one that moves during it is refused by the server as "cannot lock ref 'refs/heads/
+  # main': is at <new> but expected <old>".
+  if grep -qE $'^!\t[^\t]*\t\\[rejected\\] \\((fetch first|non-fast-forward)\\)' <<<"$report" ||
+    grep -qE "cannot lock ref '[^']*': is at [0-9a-f]+ but expected [0-9a-f]+" "$errors"; then
+    rm -f "$errors"
+    return 1
+  fi
+  {
+    echo "bump-image-tag: git push to $branch failed, and retrying cannot help:"
+    sed 's/^/  /' "$errors"
+    grep -E $'^!\t' <<<"$report" | sed 's/^/  /' || true
+    if cat "$errors" - <<<"$report" | grep -qE 'GH006|GH013|protected branch|[Rr]epository rule'; then
+      echo "$branch is protected: store a token that may bypass its rules in the DEPLOY_TOKEN secret, or"
+      echo "set the repository variable DEPLOY_MODE=pull-request (see .github/README.md, What a fork configures)."
+    elif grep -qE '403|[Pp]ermission .* denied|not permitted|Write access' "$errors"; then
+      echo "The token may not push: the job needs 'contents: write', and a DEPLOY_TOKEN needs Contents"
+      echo "read and write on this repository (see .github/README.md, What a fork configures)."
+    fi
+  } >&2
+  rm -f "$errors"
+  exit 1
+}
+
 for ((attempt = 1; attempt <= attempts; attempt++)); do
   git fetch --quiet "$remote" "$branch"
   git checkout --quiet --detach FETCH_HEAD
@@ -111,7 +149,7 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
     exit 0
   fi
 
-  if git push --quiet "$remote" "HEAD:refs/heads/$branch"; then
+  if push_to_branch; then
     echo "Pushed to $branch: $subject ($(git rev-parse --short=12 HEAD))"
     exit 0
   fi

@@ -217,23 +217,76 @@ def test_a_concurrent_bump_is_rebased_and_both_survive(
 def test_it_gives_up_after_the_attempts_when_the_branch_keeps_moving(
     origin: Path, clone: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    hook = origin / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'main is busy' >&2\nexit 1\n")
+    """Another release lands during every push: each rejection is a real race, retried until the limit."""
+    other = clone("other")
+    checkout = clone("ci")
+    hook = checkout / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\n"
+        f'cd "{other}" && git pull --quiet --rebase origin main &&\n'
+        "  git commit --quiet --allow-empty -m 'Someone else' && git push --quiet origin HEAD:main\n"
+    )
     hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+    env = bump_env(tmp_path, GIT_AUTHOR_NAME="Other", GIT_COMMITTER_NAME="Other")
+    env |= {"GIT_AUTHOR_EMAIL": "o@example.invalid", "GIT_COMMITTER_EMAIL": "o@example.invalid"}
     result = bump(
-        clone("ci"),
-        "--image",
-        "stock-backend",
-        "--tag",
-        "sha-cccccccccccc",
-        "--attempts",
-        "3",
-        env=bump_env(tmp_path),
+        checkout, "--image", "stock-backend", "--tag", "sha-cccccccccccc", "--attempts", "3", env=env
     )
     assert result.returncode == 1
     assert "Push rejected (attempt 3 of 3)" in result.stdout
     assert "gave up after 3 attempts" in result.stderr
+    assert "Deploy stock-backend" not in "\n".join(origin_log(origin))
+    assert len(origin_log(origin)) == 4  # the seed and the other release's three commits
+
+
+@pytest.mark.parametrize(
+    ("hook_says", "advice"),
+    [
+        (
+            "error: GH006: Protected branch update failed for refs/heads/main.",
+            "store a token that may bypass its rules in the DEPLOY_TOKEN secret",
+        ),
+        ("error: GH013: Repository rule violations found for refs/heads/main.", "DEPLOY_MODE=pull-request"),
+        (
+            "Permission to o/r.git denied to github-actions[bot]. The requested URL returned error: 403",
+            "Contents",
+        ),
+        ("the disk is full", None),
+    ],
+)
+def test_a_push_refused_for_another_reason_is_reported_not_retried(
+    origin: Path, clone: Callable[[str], Path], tmp_path: Path, hook_says: str, advice: str | None
+) -> None:
+    """A protected branch, a 403 or a broken server fail the same way every round: say so at once."""
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho '{hook_says}' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+    result = bump(
+        clone("ci"), "--image", "stock-backend", "--tag", "sha-cccccccccccc", env=bump_env(tmp_path)
+    )
+    assert result.returncode == 1
+    assert "Push rejected" not in result.stdout  # not one retry
+    assert "retrying cannot help" in result.stderr
+    assert hook_says in result.stderr  # git's own words, as the remote said them
+    assert "pre-receive hook declined" in result.stderr
+    if advice:
+        assert advice in result.stderr
+    assert "kept moving" not in result.stderr
     assert len(origin_log(origin)) == 1
+
+
+def test_an_unreachable_remote_is_reported_not_retried(
+    origin: Path, clone: Callable[[str], Path], tmp_path: Path
+) -> None:
+    checkout = clone("ci")
+    # Fetches still work; only pushes go to a remote that is not there (as a network error would).
+    git(checkout, "remote", "set-url", "--push", "origin", str(tmp_path / "gone.git"))
+    result = bump(checkout, "--image", "stock-backend", "--tag", "sha-cccccccccccc", env=bump_env(tmp_path))
+    assert result.returncode == 1
+    assert "Push rejected" not in result.stdout
+    assert "retrying cannot help" in result.stderr
+    assert "gone.git" in result.stderr
 
 
 def test_an_older_build_never_replaces_a_newer_one(
