@@ -67,8 +67,10 @@ def commit(root: Path, message: str, **files: str) -> str:
     return git(root, "rev-parse", "HEAD")
 
 
-def plan(root: Path, *base: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHON": sys.executable}
+def plan(root: Path, *base: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    # The test's own environment (GitHub's, when CI runs it there) must not switch the push checks on.
+    env = {k: v for k, v in os.environ.items() if k not in {"RELEASE_OWNER", "REGISTRY_CREDENTIALS"}}
+    env = {**env, "GITHUB_ACTIONS": "false", "PYTHON": sys.executable, **extra_env}
     return subprocess.run(
         ["bash", ".github/scripts/release-plan.sh", *base],
         cwd=root,
@@ -134,3 +136,58 @@ def test_an_image_the_kustomization_does_not_name_fails_the_plan(repo_dir: Path)
     result = plan(repo_dir, base)
     assert result.returncode == 2
     assert "unknown image 'stock-worker'" in result.stderr
+
+
+def changed_backend(root: Path) -> str:
+    base = git(root, "rev-parse", "HEAD")
+    commit(root, "Change the backend", **{"images/backend/app.py": "x\n"})
+    return base
+
+
+@pytest.mark.parametrize("owner", ["stock-gitops", "Stock-GitOps"])
+def test_the_release_pushes_to_its_own_owners_ghcr(repo_dir: Path, owner: str) -> None:
+    """GitHub owners may have capitals; GHCR names are their lower case."""
+    result = plan(repo_dir, changed_backend(repo_dir), RELEASE_OWNER=owner)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [BACKEND]
+
+
+def test_a_fork_that_kept_the_upstream_registry_fails_the_plan_with_the_fix(repo_dir: Path) -> None:
+    """The built-in token can push only its own owner's packages: say so before the build, not at the push."""
+    result = plan(repo_dir, changed_backend(repo_dir), RELEASE_OWNER="Forker")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "stock-backend would be pushed to ghcr.io/stock-gitops/stock-backend" in result.stderr
+    assert "can push only to ghcr.io/forker/" in result.stderr
+    assert "apps/stock-app/kustomization.yaml to ghcr.io/forker/<image>" in result.stderr
+    assert ".github/README.md" in result.stderr
+    # In GitHub's log the same words are an error annotation on the file to change.
+    annotated = plan(repo_dir, "HEAD~1", RELEASE_OWNER="forker", GITHUB_ACTIONS="true")
+    assert annotated.stderr.startswith("::error file=apps/stock-app/kustomization.yaml::")
+
+
+def test_registry_credentials_lift_the_owner_rule(repo_dir: Path) -> None:
+    result = plan(repo_dir, RELEASE_OWNER="forker", REGISTRY_CREDENTIALS="true")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [BACKEND, FRONTEND]
+
+
+def test_another_registry_needs_the_registry_secrets(repo_dir: Path) -> None:
+    result = plan(repo_dir, RELEASE_OWNER="stock-gitops")
+    assert result.returncode == 2
+    assert "stock-frontend would be pushed to docker.io" in result.stderr
+    assert "REGISTRY_USERNAME" in result.stderr
+
+
+def test_an_upper_case_registry_name_fails_the_plan(repo_dir: Path) -> None:
+    base = git(repo_dir, "rev-parse", "HEAD")
+    upper = KUSTOMIZATION.replace("ghcr.io/stock-gitops/stock-backend", "ghcr.io/Stock-GitOps/stock-backend")
+    commit(repo_dir, "Capitals", **{"apps/stock-app/kustomization.yaml": upper, "images/backend/x": "x\n"})
+    result = plan(repo_dir, base, RELEASE_OWNER="stock-gitops", REGISTRY_CREDENTIALS="true")
+    assert result.returncode == 2
+    assert "write 'ghcr.io/stock-gitops/stock-backend'" in result.stderr
+
+
+def test_ci_plans_builds_without_the_push_checks(repo_dir: Path) -> None:
+    """CI only builds (no push), so a fork's pull request is not failed for the registry it names."""
+    assert planned(repo_dir) == [BACKEND, FRONTEND]

@@ -54,7 +54,7 @@ def tool(name: str) -> str:
 
 def test_the_workflows_are_there() -> None:
     assert {path.name for path in WORKFLOWS} >= {"ci.yaml", "release.yaml"}
-    assert {path.parent.name for path in ACTIONS} >= {"setup-python", "setup-kubeconform"}
+    assert {path.parent.name for path in ACTIONS} >= {"setup-python", "setup-kubeconform", "scan-image"}
 
 
 def test_actionlint_passes_with_shellcheck_on_path() -> None:
@@ -111,11 +111,17 @@ def test_github_schemas(schema: str, paths: list[Path]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("action", ACTIONS, ids=lambda path: path.parent.name)
+SCRIPTED_ACTIONS = [path for path in ACTIONS if any("run" in step for step in steps_of(load(path)))]
+
+
+def test_the_scripted_actions_are_found() -> None:
+    assert {path.parent.name for path in SCRIPTED_ACTIONS} >= {"setup-python", "setup-kubeconform"}
+
+
+@pytest.mark.parametrize("action", SCRIPTED_ACTIONS, ids=lambda path: path.parent.name)
 def test_local_action_scripts_pass_shellcheck(action: Path, tmp_path: Path) -> None:
     # actionlint lints workflows, not the composite actions they use: shellcheck those scripts here.
     scripts = [step["run"] for step in steps_of(load(action)) if "run" in step]
-    assert scripts
     for number, script in enumerate(scripts):
         path = tmp_path / f"step{number}.sh"
         path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + script)
@@ -135,7 +141,9 @@ def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
     lines = uses_lines()
     assert lines
     for path, uses in lines:
-        if uses.startswith("./"):
+        if uses.startswith("./.github/workflows/"):  # a reusable workflow, called by a job
+            assert (REPO / uses).is_file(), f"{path.name}: {uses} does not exist"
+        elif uses.startswith("./"):
             assert (REPO / uses / "action.yml").is_file(), f"{path.name}: {uses} does not exist"
         else:
             assert PINNED_USES.match(uses), f"{path.name}: `{uses}` is not `owner/repo@<40 hex> # vX.Y.Z`"
@@ -155,7 +163,9 @@ def test_least_privilege_and_bounded_jobs(path: Path) -> None:
     assert workflow["permissions"] == {}, "the workflow grants nothing; each job asks for what it needs"
     for name, job in workflow["jobs"].items():
         assert "permissions" in job, f"{name}: no permissions block"
-        assert "timeout-minutes" in job, f"{name}: no timeout (the default is six hours)"
+        # A job that calls a reusable workflow cannot take a timeout; the called jobs have their own.
+        if "uses" not in job:
+            assert "timeout-minutes" in job, f"{name}: no timeout (the default is six hours)"
         write = {scope for scope, level in job["permissions"].items() if level == "write"}
         assert write <= {"contents", "packages", "pull-requests"}, f"{name}: {write}"
 
@@ -263,9 +273,116 @@ def test_the_container_job_can_use_git_and_chromium() -> None:
     assert '"$GITHUB_WORKSPACE"' in trust["run"]
 
 
-def test_releases_come_only_from_main() -> None:
+def test_releases_come_only_from_main_after_ci_passed() -> None:
+    """Item 9 of issue 19: a push that breaks `make test` or a scan must not be built, pushed, deployed."""
     assert job("release.yaml", "plan")["if"] == "github.ref == 'refs/heads/main'"
-    assert load(GITHUB / "workflows" / "release.yaml")[True]["push"]["branches"] == ["main"]
+    # No trigger of its own that could run beside CI: CI calls it, or a person does by hand.
+    assert set(load(GITHUB / "workflows" / "release.yaml")[True]) == {"workflow_call", "workflow_dispatch"}
+    caller = job("ci.yaml", "release")
+    assert caller["uses"] == "./.github/workflows/release.yaml"
+    assert caller["needs"] == "result"
+    condition = " ".join(caller["if"].split())
+    assert "needs.result.result == 'success'" in condition
+    assert "github.event_name == 'push' && github.ref == 'refs/heads/main'" in condition
+    # `result` runs always(); without !cancelled() a skipped kubeconform or Terraform job upstream
+    # would skip the release too, and always() alone would release a cancelled run.
+    assert condition.startswith("!cancelled() && ")
+    # The caller's permissions cap the called jobs': it must grant what each of them asks for.
+    granted = caller["permissions"]
+    for name, called in load(GITHUB / "workflows" / "release.yaml")["jobs"].items():
+        for scope, level in called["permissions"].items():
+            assert granted.get(scope) in ({level, "write"} if level == "read" else {level}), (
+                f"{name}: {scope}"
+            )
+
+
+def test_a_manual_release_needs_ci_to_have_passed_on_its_commit() -> None:
+    steps = job("release.yaml", "plan")["steps"]
+    gate = next(i for i, step in enumerate(steps) if "require-ci-passed.sh" in step.get("run", ""))
+    plan = next(i for i, step in enumerate(steps) if step.get("id") == "plan")
+    assert gate < plan
+    assert steps[gate]["if"] == "github.event_name == 'workflow_dispatch'"
+    assert job("release.yaml", "plan")["permissions"]["checks"] == "read"
+
+
+def test_ci_and_the_release_scan_every_image_they_build_the_same_way() -> None:
+    ci_steps = job("ci.yaml", "image")["steps"]
+    build = next(step for step in ci_steps if step.get("uses", "").startswith("docker/build-push-action@"))
+    assert build["with"]["load"] is True
+    scan = next(step for step in ci_steps if step.get("uses") == "./.github/actions/scan-image")
+    assert scan["with"]["image"] == build["with"]["tags"]
+    assert any(
+        step.get("uses") == "./.github/actions/scan-image" for step in job("release.yaml", "build")["steps"]
+    )
+    # The policy lives in the one action: no second Trivy step with settings of its own.
+    trivy = [path for path, uses in uses_lines() if uses.startswith("aquasecurity/trivy-action@")]
+    assert [path.parent.name for path in trivy] == ["scan-image"]
+
+
+def test_the_plan_checks_that_the_images_can_be_pushed() -> None:
+    step = next(step for step in job("release.yaml", "plan")["steps"] if step.get("id") == "plan")
+    assert step["env"]["RELEASE_OWNER"] == "${{ github.repository_owner }}"
+    credentials = step["env"]["REGISTRY_CREDENTIALS"]
+    assert "secrets.REGISTRY_USERNAME != ''" in credentials
+    assert "secrets.REGISTRY_PASSWORD != ''" in credentials
+    assert "release-plan.sh" in step["run"]
+
+
+def test_failure_logs_in_hidden_folders_are_uploaded() -> None:
+    """upload-artifact v4.4+ skips hidden files unless told otherwise, and only warns when it finds none."""
+    uploads = [
+        (path, step)
+        for path in WORKFLOWS
+        for step in steps_of(load(path))
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert uploads
+    for path, step in uploads:
+        hidden = any(part.startswith(".") for part in Path(step["with"]["path"]).parts)
+        if hidden:
+            assert step["with"].get("include-hidden-files") is True, f"{path.name}: {step['with']['path']}"
+
+
+def test_only_the_full_environment_saves_the_pip_cache() -> None:
+    """setup-python keys its cache on the requirement files alone: a PyYAML-only job would take the key."""
+    action = load(GITHUB / "actions" / "setup-python" / "action.yml")
+    setup = next(s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    cache = re.fullmatch(
+        r"\$\{\{ inputs\.venv == '(\w+)' && '(\w+)' \|\| '(\w*)' \}\}", str(setup["with"].get("cache"))
+    )
+    assert cache, f"cache: {setup['with'].get('cache')!r} must depend on the venv input"
+    when, manager, otherwise = cache.groups()
+    assert (when, manager, otherwise) == ("true", "pip", "")
+    assert action["inputs"]["venv"]["default"] == "true"
+
+
+# The first major of each pinned action whose action.yml declares `runs.using: node24` (trivy-action is
+# a composite action: no Node at all). GitHub runners force Node 20 actions onto Node 24 with a warning,
+# and Node 20 goes away; .github/README.md says where each entry was verified. A new action needs an entry.
+NODE24_SINCE = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/cache": 5,
+    "actions/upload-artifact": 6,
+    "dorny/paths-filter": 4,
+    "hashicorp/setup-terraform": 4,
+    "terraform-linters/setup-tflint": 6,
+    "docker/setup-buildx-action": 4,
+    "docker/login-action": 4,
+    "docker/metadata-action": 6,
+    "docker/build-push-action": 7,
+    "aquasecurity/trivy-action": 0,
+}
+
+
+def test_no_pinned_action_runs_on_node20() -> None:
+    for path, uses in uses_lines():
+        if uses.startswith("./"):
+            continue
+        action, version = uses.split("@")[0], uses.split("# v")[1]
+        assert action in NODE24_SINCE, f"{path.name}: {action} is new: add the major that runs on node24"
+        major = int(version.split(".")[0])
+        assert major >= NODE24_SINCE[action], f"{path.name}: {action} v{version} runs on Node 20"
 
 
 def test_release_jobs_hold_only_what_they_use() -> None:
@@ -276,13 +393,57 @@ def test_release_jobs_hold_only_what_they_use() -> None:
 def test_a_pushed_tag_is_never_pushed_again() -> None:
     steps = job("release.yaml", "build")["steps"]
     check = next(i for i, step in enumerate(steps) if step.get("id") == "pushed")
-    assert "imagetools inspect" in steps[check]["run"]
+    assert "image_in_registry.py" in steps[check]["run"]
     for step in steps[check + 1 :]:
         assert step.get("if") == "steps.pushed.outputs.exists == 'false'", step.get("name", step.get("uses"))
+    # Two runs of one commit take turns, so the second finds the first one's push.
+    group = job("release.yaml", "build")["concurrency"]["group"]
+    assert "matrix.image" in group
+    assert "needs.plan.outputs.tag" in group
+
+
+def run_pushed_step(tmp_path: Path, answer: int) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The "already pushed?" step with python3 replaced by a stub giving the registry check's exit code."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f"#!/bin/sh\nexit {answer}\n")
+    (bin_dir / "python3").chmod(0o755)
+    output = tmp_path / "output"
+    output.write_text("")
+    step = next(step for step in job("release.yaml", "build")["steps"] if step.get("id") == "pushed")
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "IMAGE": "r/o/i:sha-0", "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result, output.read_text()
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "output"), [(0, 0, "exists=true\n"), (3, 0, "exists=false\n"), (1, 1, ""), (2, 1, "")]
+)
+def test_only_a_definite_not_found_builds(tmp_path: Path, answer: int, code: int, output: str) -> None:
+    """Item 8 of issue 19: an auth, network or rate-limit error must not read as "absent" and push."""
+    result, written = run_pushed_step(tmp_path, answer)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert written == output
+
+
+def test_the_deploy_checks_the_cluster_can_pull_before_it_commits() -> None:
+    steps = job("release.yaml", "deploy")["steps"]
+    pull = next(
+        i for i, step in enumerate(steps) if "image_in_registry.py --anonymous" in step.get("run", "")
+    )
+    commit = next(i for i, step in enumerate(steps) if "bump-image-tag.sh" in step.get("run", ""))
+    assert pull < commit
+    assert steps[pull]["env"]["IMAGE"] == "${{ matrix.name }}:${{ needs.plan.outputs.tag }}"
 
 
 def deploy_script() -> str:
-    return next(step["run"] for step in job("release.yaml", "deploy")["steps"] if "run" in step)
+    steps = job("release.yaml", "deploy")["steps"]
+    return next(step["run"] for step in steps if "bump-image-tag.sh" in step.get("run", ""))
 
 
 def run_deploy_step(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
