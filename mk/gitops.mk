@@ -8,13 +8,12 @@ CLUSTER ?= prod
 CLUSTERS = $(patsubst clusters/%/root-app.yaml,%,$(wildcard clusters/*/root-app.yaml))
 GITOPS_OUT := $(OUT)/gitops
 
-# The ONE definition of kubeconform's flags. `make validate` runs kubeconform with them whenever it is on
-# PATH, and CI (which installs kubeconform) runs `make validate`, so the two cannot disagree; the
-# Kubernetes version is added by tools/gitops/validate.py from terraform/variables.tf. CRDs come from the
-# public catalog first, then from our own strict schemas (no -ignore-missing-schemas).
+# The ONE definition of kubeconform's flags; `make validate` and check-gitops (hence CI) run kubeconform
+# with them, built from tools/go/kubeconform. tools/gitops/validate.py adds the Kubernetes version (from
+# terraform/variables.tf) and the location of the built-in kinds' schemas, generated offline from
+# kubernetes-validate's; CRDs come from our own strict schemas. No -ignore-missing-schemas: a kind
+# without a schema fails.
 KUBECONFORM_FLAGS := -strict -summary -output text \
-	-schema-location default \
-	-schema-location 'https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json' \
 	-schema-location 'tools/gitops/schemas/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'
 
 .PHONY: render validate check-gitops print-kubeconform-flags
@@ -22,7 +21,7 @@ KUBECONFORM_FLAGS := -strict -summary -output text \
 render: $(VENV)/.stamp ## Print every resource Argo CD would apply (CLUSTER=prod), app by app
 	@$(PY) -m tools.gitops.render --cluster $(CLUSTER) --out-dir $(GITOPS_OUT)/$(CLUSTER)
 
-validate: $(VENV)/.stamp ## Validate what Argo CD would apply: K8s + CRD schemas, cross-refs, kubeconform if installed
+validate: $(VENV)/.stamp ## Validate what Argo CD would apply: K8s + CRD schemas, cross-refs, kubeconform -strict
 	@$(PY) -m tools.gitops.validate --cluster $(CLUSTER) --kubeconform-flags "$(KUBECONFORM_FLAGS)"
 
 print-kubeconform-flags:

@@ -32,9 +32,21 @@ output "ssh_command" {
   value       = local.ssh
 }
 
+# For `eval "$(terraform output -raw kubeconfig_command)"` in bash, zsh or sh, so the template holds no
+# comments (an interactive zsh does not take them). It works in a subshell, so its exit and umask stay out
+# of the user's shell, and without a pipeline, so no failure hides behind another command's status:
+# KUBECONFIG is exported only once a kubeconfig naming the floating IP has been written. Right after
+# apply the server may refuse SSH and K3s may not have written k3s.yaml yet, so it polls within a bound
+# (5 minutes) and then exits non-zero with a message instead of leaving an empty file behind.
 output "kubeconfig_command" {
-  description = "Writes a working kubeconfig (mode 0600) with the server address instead of 127.0.0.1."
-  value       = "(umask 077 && ${local.ssh} sudo cat /etc/rancher/k3s/k3s.yaml | sed 's/127.0.0.1/${local.public_ip}/' > ${local.kubeconfig}) && export KUBECONFIG=$PWD/${local.kubeconfig}"
+  description = "Writes a working kubeconfig (mode 0600) with the server address instead of 127.0.0.1, waiting up to 5 minutes for K3s; fails loudly."
+  value = templatefile("${path.module}/files/kubeconfig-command.sh.tftpl", {
+    ssh_target       = "${var.ssh_user}@${local.public_ip}"
+    public_ip        = local.public_ip
+    kubeconfig       = local.kubeconfig
+    attempts         = 30
+    interval_seconds = 10
+  })
 }
 
 output "argocd_ui_command" {

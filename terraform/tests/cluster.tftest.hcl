@@ -113,8 +113,12 @@ run "outputs_are_commands_without_secrets" {
     error_message = "The API URL must use the floating IP."
   }
   assert {
-    condition     = strcontains(output.kubeconfig_command, "s/127.0.0.1/203.0.113.10/")
-    error_message = "The kubeconfig command must rewrite 127.0.0.1 to the floating IP."
+    condition = (
+      strcontains(output.kubeconfig_command, "ubuntu@203.0.113.10 \"sudo sed 's/127\\.0\\.0\\.1/203.0.113.10/'") &&
+      strcontains(output.kubeconfig_command, "grep -qF 'server: https://203.0.113.10:6443'") &&
+      strcontains(output.kubeconfig_command, "gave up after 30 attempts")
+    )
+    error_message = "The kubeconfig command must fetch k3s.yaml from the server with 127.0.0.1 rewritten to the floating IP, and give up after a bound."
   }
   assert {
     condition = !anytrue([

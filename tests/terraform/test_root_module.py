@@ -113,11 +113,16 @@ def test_outputs_are_described_and_expose_no_secret() -> None:
         assert not body.get("sensitive"), f"output {name} is sensitive: outputs must hold no secret"
 
 
-def test_kubeconfig_command_rewrites_localhost_to_the_floating_ip() -> None:
+def test_kubeconfig_command_is_the_tested_template_for_the_floating_ip() -> None:
+    # test_kubeconfig_command.py runs the template itself; here: the output renders it for this server.
     (command,) = [b["kubeconfig_command"]["value"] for b in blocks("output") if "kubeconfig_command" in b]
-    assert "sudo cat /etc/rancher/k3s/k3s.yaml" in command
-    assert "sed 's/127.0.0.1/${local.public_ip}/'" in command
-    assert "umask 077" in command
+    assert command.startswith('${templatefile("${path.module}/files/kubeconfig-command.sh.tftpl", {')
+    assert 'ssh_target = "${var.ssh_user}@${local.public_ip}"' in command
+    assert "public_ip = local.public_ip" in command
+    assert "kubeconfig = local.kubeconfig" in command
+    attempts = int(re.search(r"attempts = (\d+)", command).group(1))
+    interval = int(re.search(r"interval_seconds = (\d+)", command).group(1))
+    assert 60 <= attempts * interval <= 900, "wait for a booting server, but give up within minutes"
 
 
 # --- security group ------------------------------------------------------------------------------

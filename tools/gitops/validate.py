@@ -7,10 +7,13 @@
    tools/gitops/schemas/<group>/<kind>_<version>.json; a CRD kind without a schema is an error. The
    Traefik HelmChartConfig's values are checked against schemas/values/traefik.json.
 4. The cross-reference checks (tools.gitops.checks).
-5. kubeconform, when it is on PATH, with the flags given (make passes KUBECONFORM_FLAGS from
-   mk/gitops.mk, the same flags CI uses), over one rendered file per Application.
+5. kubeconform, built from tools/go/kubeconform (tools/gotools.py), with the flags given (make passes
+   KUBECONFORM_FLAGS from mk/gitops.mk), over one rendered file per Application. Built-in kinds are
+   checked against standalone schemas generated offline from kubernetes-validate's
+   (tools.gitops.kube_schemas), CRD kinds against tools/gitops/schemas through the flags' own
+   -schema-location; a kind found in neither fails.
 
-    python -m tools.gitops.validate --cluster prod [--repo-root DIR] [--kubeconform-flags "..."]
+    python -m tools.gitops.validate --cluster prod --kubeconform-flags "..." [--repo-root DIR]
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import argparse
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +34,14 @@ import kubernetes_validate
 import yaml
 
 from tools.gitops.checks import run_checks
+from tools.gitops.kube_schemas import TEMPLATE, SchemaError, schema_root
 from tools.gitops.render import RenderError, Rendering, describe, render_cluster, write_apps
+from tools.gotools import Builder, ToolError
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+# kubeconform resolves the relative CRD -schema-location (tools/gitops/schemas/...) from here: the
+# checkout this validator belongs to, whichever tree it validates.
+TOOL_ROOT = SCHEMA_DIR.parents[2]
 TERRAFORM_VARIABLES = Path("terraform/variables.tf")
 K3S_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s\d+$")
 # HelmChartConfigs whose valuesContent has a schema: (namespace, name) -> schema file under schemas/.
@@ -121,15 +128,20 @@ def validate_resource(resource: dict, version: str) -> list[str]:
     return []
 
 
-def run_kubeconform(rendering: Rendering, version: str, flags: list[str], repo_root: Path) -> list[str]:
-    """kubeconform over one file per Application, when installed; its findings become problems."""
-    binary = shutil.which("kubeconform")
-    if binary is None:
-        return []
+def run_kubeconform(rendering: Rendering, version: str, flags: list[str]) -> list[str]:
+    """kubeconform over one file per Application; its findings become problems."""
+    try:
+        binary = Builder().path("kubeconform")
+        builtin = schema_root(version) / TEMPLATE
+    except (ToolError, SchemaError) as error:
+        raise RenderError(f"cannot set up kubeconform: {error}") from error
     with tempfile.TemporaryDirectory(prefix="kubeconform-") as directory:
         files = write_apps(rendering, Path(directory))
-        command = [binary, *flags, "-kubernetes-version", version, *map(str, files)]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=repo_root, check=False)
+        command = [
+            str(binary), *flags, "-kubernetes-version", version,
+            "-schema-location", str(builtin), *map(str, files),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, cwd=TOOL_ROOT, check=False)
     print(result.stdout, end="")
     if result.returncode != 0:
         return [f"kubeconform failed ({shlex.join(command[: -len(files)])}):\n{result.stdout}{result.stderr}"]
@@ -139,7 +151,10 @@ def run_kubeconform(rendering: Rendering, version: str, flags: list[str], repo_r
 def validate_cluster(
     repo_root: Path | str, cluster: str, kubeconform_flags: list[str] | None = None
 ) -> list[str]:
-    """Every problem found in what Argo CD would apply for the cluster; empty when it would apply cleanly."""
+    """Every problem found in what Argo CD would apply for the cluster; empty when it would apply cleanly.
+
+    Without kubeconform_flags kubeconform is not run: tests of the Python checks alone use that; the
+    command line always runs it."""
     repo_root = Path(repo_root).resolve()
     version = kubernetes_version(repo_root)
     rendering = render_cluster(repo_root, cluster)
@@ -148,7 +163,7 @@ def validate_cluster(
     ]
     problems += run_checks(rendering)
     if kubeconform_flags is not None:
-        problems += run_kubeconform(rendering, version, kubeconform_flags, repo_root)
+        problems += run_kubeconform(rendering, version, kubeconform_flags)
     return problems
 
 
@@ -162,10 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--kubeconform-flags",
-        help="run kubeconform (when on PATH) with these flags; `make validate` passes KUBECONFORM_FLAGS",
+        required=True,
+        help="kubeconform's flags; `make validate` passes KUBECONFORM_FLAGS from mk/gitops.mk",
     )
     args = parser.parse_args(argv)
-    flags = shlex.split(args.kubeconform_flags) if args.kubeconform_flags is not None else None
+    flags = shlex.split(args.kubeconform_flags)
     try:
         problems = validate_cluster(args.repo_root, args.cluster, flags)
     except RenderError as error:
@@ -176,12 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"validate: {len(problems)} problem(s) in cluster {args.cluster}", file=sys.stderr)
         return 1
-    kubeconform = (
-        "kubeconform" if flags is not None and shutil.which("kubeconform") else "no kubeconform on PATH"
-    )
     print(
         f"validate: cluster {args.cluster} OK (Kubernetes {kubernetes_version(args.repo_root.resolve())} "
-        f"schemas, CRD schemas, cross-references; {kubeconform})"
+        f"schemas, CRD schemas, cross-references; kubeconform {shlex.join(flags)})"
     )
     return 0
 
