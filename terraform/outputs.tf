@@ -40,7 +40,7 @@ output "ssh_command" {
 # (5 minutes) and then exits non-zero with a message instead of leaving an empty file behind.
 output "kubeconfig_command" {
   description = "Writes a working kubeconfig (mode 0600) with the server address instead of 127.0.0.1, waiting up to 5 minutes for K3s; fails loudly."
-  value = templatefile("${path.module}/files/kubeconfig-command.sh.tftpl", {
+  value = templatefile("${path.module}/files/fetch-kubeconfig.sh.tftpl", {
     ssh_target       = "${var.ssh_user}@${local.public_ip}"
     public_ip        = local.public_ip
     kubeconfig       = local.kubeconfig

@@ -22,7 +22,7 @@ import pytest
 
 from .conftest import TERRAFORM_DIR, terraform
 
-TEMPLATE = TERRAFORM_DIR / "files" / "kubeconfig-command.sh.tftpl"
+TEMPLATE = TERRAFORM_DIR / "files" / "fetch-kubeconfig.sh.tftpl"
 PUBLIC_IP = "203.0.113.10"
 TARGET = f"ubuntu@{PUBLIC_IP}"
 KUBECONFIG = "kubeconfig-stock"

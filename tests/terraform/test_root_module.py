@@ -116,7 +116,7 @@ def test_outputs_are_described_and_expose_no_secret() -> None:
 def test_kubeconfig_command_is_the_tested_template_for_the_floating_ip() -> None:
     # test_kubeconfig_command.py runs the template itself; here: the output renders it for this server.
     (command,) = [b["kubeconfig_command"]["value"] for b in blocks("output") if "kubeconfig_command" in b]
-    assert command.startswith('${templatefile("${path.module}/files/kubeconfig-command.sh.tftpl", {')
+    assert command.startswith('${templatefile("${path.module}/files/fetch-kubeconfig.sh.tftpl", {')
     assert 'ssh_target = "${var.ssh_user}@${local.public_ip}"' in command
     assert "public_ip = local.public_ip" in command
     assert "kubeconfig = local.kubeconfig" in command
