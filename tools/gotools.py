@@ -44,7 +44,7 @@ MODULES = REPO / "tools" / "go"
 GO_VERSION_FILE = MODULES / "go-version"
 # Bumped when the way a module is built changes, so old builds are not reused.
 BUILD_FORMAT = "1"
-BUILD_SETTINGS = {"ldflags", "tags", "cgo"}
+BUILD_SETTINGS = {"ldflags", "tags", "cgo", "binaries"}
 VERSION = re.compile(r"^1\.\d+\.\d+$")
 MODULE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -186,6 +186,10 @@ class Module:
     tools: tuple[str, ...]
     settings: dict
 
+    def binary(self, tool: str) -> str:
+        """The file a tool is built into: build.json's `binaries` name, else go build's own."""
+        return self.settings.get("binaries", {}).get(tool) or binary_name(tool)
+
 
 def binary_name(package: str) -> str:
     """What `go build -o DIR/` names a main package's binary: its last element, a /vN suffix skipped."""
@@ -215,6 +219,12 @@ def read_settings(path: Path) -> dict:
         raise ToolError(f"{file}: tags must be a list of build tags")
     if not isinstance(settings.get("cgo", False), bool):
         raise ToolError(f"{file}: cgo must be true or false")
+    binaries = settings.get("binaries", {})
+    if not isinstance(binaries, dict) or not all(
+        isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
+        for name in binaries.values()
+    ):
+        raise ToolError(f"{file}: binaries must map a tool's package to a plain file name")
     return settings
 
 
@@ -256,7 +266,13 @@ class Builder:
         tools = tuple(tool["Path"] for tool in json.loads(result.stdout).get("Tool") or [])
         if not tools:
             raise ToolError(f"{path}/go.mod has no `tool` directive: nothing to build")
-        return Module(name, path, tools, read_settings(path))
+        settings = read_settings(path)
+        unknown = set(settings.get("binaries", {})) - set(tools)
+        if unknown:
+            raise ToolError(
+                f"{path}/build.json: binaries names {sorted(unknown)}, which are not tools of go.mod"
+            )
+        return Module(name, path, tools, settings)
 
     def key(self, module: Module) -> str:
         digest = hashlib.sha256()
@@ -298,25 +314,38 @@ class Builder:
         settings = module.settings
         env = self.env()
         env["CGO_ENABLED"] = "1" if settings.get("cgo", False) else "0"
-        command = [self.toolchain.go, "build", "-trimpath", "-o", f"{bin_dir}{os.sep}"]
+        flags = ["-trimpath"]
         if settings.get("tags"):
-            command += ["-tags", ",".join(settings["tags"])]
+            flags += ["-tags", ",".join(settings["tags"])]
         if settings.get("ldflags"):
-            command += ["-ldflags", settings["ldflags"]]
-        command += list(module.tools)
-        tools = " ".join(map(binary_name, module.tools))
+            flags += ["-ldflags", settings["ldflags"]]
+        renamed = settings.get("binaries", {})
+        # One go build for all tools named as go names them (shared work), one per renamed tool.
+        plain = [tool for tool in module.tools if tool not in renamed]
+        commands = [[self.toolchain.go, "build", *flags, "-o", f"{bin_dir}{os.sep}", *plain]] if plain else []
+        commands += [
+            [self.toolchain.go, "build", *flags, "-o", str(bin_dir / name), tool]
+            for tool, name in renamed.items()
+        ]
+        tools = " ".join(map(module.binary, module.tools))
         log(f"building {module.name} with Go {self.toolchain.version}: {tools}")
         bin_dir.mkdir(parents=True)
-        result = subprocess.run(command, cwd=module.path, env=env, check=False)
-        if result.returncode != 0:
-            raise ToolError(f"building tools/go/{module.name} failed (go build exited {result.returncode})")
-        missing = [binary_name(tool) for tool in module.tools if not (bin_dir / binary_name(tool)).is_file()]
+        for command in commands:
+            result = subprocess.run(command, cwd=module.path, env=env, check=False)
+            if result.returncode != 0:
+                raise ToolError(
+                    f"building tools/go/{module.name} failed (go build exited {result.returncode})"
+                )
+        missing = [
+            module.binary(tool) for tool in module.tools if not (bin_dir / module.binary(tool)).is_file()
+        ]
         if missing:
             raise ToolError(f"go build of tools/go/{module.name} produced no {', '.join(missing)}")
 
     def owner(self, binary: str) -> str:
         for name in self.names():
-            if binary in map(binary_name, self.module(name).tools):
+            module = self.module(name)
+            if binary in map(module.binary, module.tools):
                 return name
         raise ToolError(f"no module in {self.modules} builds a binary named {binary!r}")
 
@@ -358,9 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in builder.names():
                 module = builder.module(name)
                 state = "built" if builder.bin_dir(module).is_dir() else "not built"
-                print(
-                    f"{name}: {' '.join(map(binary_name, module.tools))} ({state}: {builder.bin_dir(module)})"
-                )
+                tools = " ".join(map(module.binary, module.tools))
+                print(f"{name}: {tools} ({state}: {builder.bin_dir(module)})")
         elif args.command == "goroot":
             result = subprocess.run(
                 [builder.toolchain.go, "env", "GOROOT"], env=builder.env(), capture_output=True, text=True

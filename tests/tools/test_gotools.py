@@ -86,12 +86,23 @@ def test_an_interrupted_build_leaves_nothing_behind(builder, monkeypatch, tmp_pa
     assert builds(tmp_path / "out") == []
 
 
+def test_a_tool_can_be_renamed(builder, modules):
+    (modules / "hello" / "build.json").write_text(
+        json.dumps({"binaries": {"example.com/hello/cmd/hello": "greeter"}, "tags": ["netgo"]})
+    )
+    bin_dir, _ = builder.build("hello")
+    assert sorted(path.name for path in bin_dir.iterdir()) == ["greeter"]
+    assert builder.path("greeter") == bin_dir / "greeter"
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"ldflag": "-s"}, "unknown setting"),
         ({"tags": "netgo"}, "tags must be a list"),
         ({"cgo": "yes"}, "cgo must be true or false"),
+        ({"binaries": {"example.com/hello/cmd/hello": "../x"}}, "plain file name"),
+        ({"binaries": {"example.com/other": "x"}}, "not tools of go.mod"),
     ],
 )
 def test_bad_build_settings_are_named(builder, modules, settings, message):
