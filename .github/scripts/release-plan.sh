@@ -5,11 +5,16 @@
 # registry/name comes from the one kustomization that sets it (tools/set_image_tag.py --print-name), so
 # a new image needs a folder and a kustomization entry, never a workflow edit.
 #
-#   .github/scripts/release-plan.sh [BASE]
+#   .github/scripts/release-plan.sh [BASE | --since-deployed]
 #
 # With BASE, only the images with a file changed since BASE (compared from the merge base, as a pull
 # request would show it); without it, or with a BASE this clone does not have (a manual run, a new
 # branch, the all-zero `before` of a first push), all of them. PYTHON (default python3) runs the tool.
+#
+# --since-deployed (the release): each image whose folder differs from the commit its deployed tag
+# (sha-<12 hex> in the kustomization) was built from, or whose tag names no commit of this clone (the
+# first release). Not "changed by this push": a push whose CI failed is never released, and its image
+# changes must still go out with the next push that passes, whatever that one changes.
 #
 # RELEASE_OWNER (the release workflow sets it to the repository's owner) also checks, before anything is
 # built, that every image can be pushed: a registry name in lower case only, and, unless
@@ -28,7 +33,19 @@ for dockerfile in images/*/Dockerfile; do
   dirs+=("${dir%/Dockerfile}")
 done
 
-if [[ -n $base && ! $base =~ ^0+$ ]] && git rev-parse --quiet --verify "$base^{commit}" >/dev/null; then
+if [[ $base == --since-deployed ]]; then
+  kept=()
+  for dir in "${dirs[@]}"; do
+    deployed=$("${PYTHON:-python3}" tools/set_image_tag.py --image "stock-$dir" --print-tag)
+    if [[ $deployed =~ ^sha-([0-9a-f]{12})$ ]] &&
+      built_from=$(git rev-parse --quiet --verify "${BASH_REMATCH[1]}^{commit}") &&
+      git diff --quiet "$built_from" HEAD -- "images/$dir/"; then
+      continue
+    fi
+    kept+=("$dir")
+  done
+  dirs=("${kept[@]}")
+elif [[ -n $base && ! $base =~ ^0+$ ]] && git rev-parse --quiet --verify "$base^{commit}" >/dev/null; then
   changed=" $(git diff --name-only "$base...HEAD" -- images/ | cut -d/ -f2 | sort -u | tr '\n' ' ')"
   kept=()
   for dir in "${dirs[@]}"; do

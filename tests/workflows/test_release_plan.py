@@ -191,3 +191,45 @@ def test_an_upper_case_registry_name_fails_the_plan(repo_dir: Path) -> None:
 def test_ci_plans_builds_without_the_push_checks(repo_dir: Path) -> None:
     """CI only builds (no push), so a fork's pull request is not failed for the registry it names."""
     assert planned(repo_dir) == [BACKEND, FRONTEND]
+
+
+def deploy_tags(root: Path, backend: str, frontend: str) -> None:
+    """Commit the kustomization with these tags, as the deploy job would (the bump changes only it)."""
+    text = KUSTOMIZATION.replace("newTag: 0.1.0", f"newTag: {backend}", 1)
+    text = text.replace("newTag: 0.1.0", f"newTag: {frontend}", 1)
+    commit(root, "Deploy", **{"apps/stock-app/kustomization.yaml": text})
+
+
+def since_deployed(root: Path) -> list[dict]:
+    return planned(root, "--since-deployed")
+
+
+def test_the_first_release_builds_every_image(repo_dir: Path) -> None:
+    """Tags that name no build (0.1.0 in a new fork): everything is built."""
+    assert since_deployed(repo_dir) == [BACKEND, FRONTEND]
+
+
+def test_images_that_run_their_current_code_are_not_rebuilt(repo_dir: Path) -> None:
+    built = git(repo_dir, "rev-parse", "HEAD")[:12]
+    deploy_tags(repo_dir, f"sha-{built}", f"sha-{built}")
+    assert since_deployed(repo_dir) == []
+    commit(repo_dir, "Docs only", **{"images/README.md": "more\n"})
+    assert since_deployed(repo_dir) == []
+
+
+def test_a_change_that_was_never_released_is_released_by_the_next_passing_push(repo_dir: Path) -> None:
+    """Push 1 changes the backend and fails CI (no release); push 2 changes only docs and passes."""
+    built = git(repo_dir, "rev-parse", "HEAD")[:12]
+    deploy_tags(repo_dir, f"sha-{built}", f"sha-{built}")
+    commit(repo_dir, "Change the backend (its CI fails)", **{"images/backend/app.py": "x\n"})
+    commit(repo_dir, "Fix a test elsewhere", **{"apps/stock-app/extra.yaml": "x: 1\n"})
+    assert since_deployed(repo_dir) == [BACKEND]
+    # Once that build is deployed, nothing is left to release.
+    deploy_tags(repo_dir, f"sha-{git(repo_dir, 'rev-parse', 'HEAD')[:12]}", f"sha-{built}")
+    assert since_deployed(repo_dir) == []
+
+
+def test_a_tag_of_a_commit_this_clone_lacks_is_rebuilt(repo_dir: Path) -> None:
+    built = git(repo_dir, "rev-parse", "HEAD")[:12]
+    deploy_tags(repo_dir, "sha-0123456789ab", f"sha-{built}")
+    assert since_deployed(repo_dir) == [BACKEND]
