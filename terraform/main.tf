@@ -49,12 +49,13 @@ resource "openstack_networking_network_v2" "cluster" {
   admin_state_up = true
 }
 
+# Without dns_nameservers, Neutron's DHCP hands out the cloud's own resolver (README.md, Variables).
 resource "openstack_networking_subnet_v2" "cluster" {
   name            = "${var.cluster_name}-subnet"
   network_id      = openstack_networking_network_v2.cluster.id
   cidr            = var.subnet_cidr
   ip_version      = 4
-  dns_nameservers = var.dns_nameservers
+  dns_nameservers = length(var.dns_nameservers) > 0 ? var.dns_nameservers : null
 
   allocation_pool {
     start = cidrhost(var.subnet_cidr, 20)
@@ -192,6 +193,23 @@ resource "openstack_networking_floatingip_associate_v2" "server" {
 
 # --- instances -----------------------------------------------------------------------------------
 
+# Boot from volume needs the image's id; image boot keeps naming the image, as before.
+data "openstack_images_image_v2" "node" {
+  count = var.boot_volume_size == null ? 0 : 1
+
+  name        = var.image_name
+  most_recent = true
+}
+
+locals {
+  boot_from_volume = var.boot_volume_size == null ? [] : [{
+    image_id = data.openstack_images_image_v2.node[0].id
+    size     = var.boot_volume_size
+  }]
+  # With a boot volume, Nova takes the image from block_device; a second image reference is redundant.
+  instance_image_name = var.boot_volume_size == null ? var.image_name : null
+}
+
 resource "openstack_compute_keypair_v2" "admin" {
   count = var.ssh_public_key == null ? 0 : 1
 
@@ -201,7 +219,7 @@ resource "openstack_compute_keypair_v2" "admin" {
 
 resource "openstack_compute_instance_v2" "server" {
   name        = "${var.cluster_name}-server"
-  image_name  = var.image_name
+  image_name  = local.instance_image_name
   flavor_name = var.server_flavor
   key_pair    = local.key_pair
   user_data   = module.cloud_init.server_user_data
@@ -211,21 +229,40 @@ resource "openstack_compute_instance_v2" "server" {
     port = openstack_networking_port_v2.server.id
   }
 
+  # Clouds whose flavors have no disk refuse image boot: the root disk is then a volume made from the
+  # image, deleted with the node (its data lives in Git and the datastore, not on the disk).
+  dynamic "block_device" {
+    for_each = local.boot_from_volume
+    content {
+      uuid                  = block_device.value.image_id
+      source_type           = "image"
+      destination_type      = "volume"
+      volume_size           = block_device.value.size
+      boot_index            = 0
+      delete_on_termination = true
+    }
+  }
+
   # cloud-init runs once, on first boot; K3s and Argo CD take it from there. A changed template must not
   # silently replace the server (and its datastore): replace it on purpose with `-replace` instead.
   lifecycle {
     ignore_changes = [user_data]
   }
 
-  # First boot downloads K3s, so the way out must exist before the VM starts.
-  depends_on = [openstack_networking_router_interface_v2.cluster]
+  # First boot downloads K3s, so the way out must exist before the VM starts: the router, and the egress
+  # rules of a group that starts empty (delete_default_rules); the agents' traffic needs the K3s rules.
+  depends_on = [
+    openstack_networking_router_interface_v2.cluster,
+    openstack_networking_secgroup_rule_v2.egress,
+    openstack_networking_secgroup_rule_v2.cluster,
+  ]
 }
 
 resource "openstack_compute_instance_v2" "agent" {
   count = var.agent_count
 
   name        = "${var.cluster_name}-agent-${count.index + 1}"
-  image_name  = var.image_name
+  image_name  = local.instance_image_name
   flavor_name = var.agent_flavor
   key_pair    = local.key_pair
   user_data   = module.cloud_init.agent_user_data
@@ -235,9 +272,28 @@ resource "openstack_compute_instance_v2" "agent" {
     port = openstack_networking_port_v2.agent[count.index].id
   }
 
+  # Clouds whose flavors have no disk refuse image boot: the root disk is then a volume made from the
+  # image, deleted with the node (its data lives in Git and the datastore, not on the disk).
+  dynamic "block_device" {
+    for_each = local.boot_from_volume
+    content {
+      uuid                  = block_device.value.image_id
+      source_type           = "image"
+      destination_type      = "volume"
+      volume_size           = block_device.value.size
+      boot_index            = 0
+      delete_on_termination = true
+    }
+  }
+
   lifecycle {
     ignore_changes = [user_data]
   }
 
-  depends_on = [openstack_networking_router_interface_v2.cluster]
+  # Joining needs the way out (K3s download) and the K3s rules to the server (6443, flannel, kubelet).
+  depends_on = [
+    openstack_networking_router_interface_v2.cluster,
+    openstack_networking_secgroup_rule_v2.egress,
+    openstack_networking_secgroup_rule_v2.cluster,
+  ]
 }

@@ -124,13 +124,40 @@ variable "subnet_cidr" {
 }
 
 variable "dns_nameservers" {
-  description = "DNS servers handed out on the cluster network (nodes resolve GitHub, the registry and Yahoo with them)."
+  description = <<-EOT
+    DNS resolvers handed out on the cluster network (nodes resolve GitHub, the registry and Yahoo with
+    them). Empty (the default) leaves them to the cloud: Neutron's DHCP then hands out its own resolver,
+    the one a cloud that blocks other outbound DNS allows. Set a list only if the cloud's resolver fails.
+  EOT
   type        = list(string)
-  default     = ["1.1.1.1", "9.9.9.9"]
+  default     = []
+  nullable    = false
 
   validation {
-    condition     = alltrue([for ip in var.dns_nameservers : can(cidrhost("${ip}/32", 0))])
-    error_message = "dns_nameservers must be IPv4 addresses such as \"1.1.1.1\"."
+    condition     = alltrue([for ip in var.dns_nameservers : can(cidrhost("${ip}/32", 0)) && !strcontains(ip, ":")])
+    error_message = "dns_nameservers must be IPv4 addresses such as \"192.0.2.53\" (the cluster subnet is IPv4), or empty for the cloud's own resolver."
+  }
+
+  validation {
+    # Neutron refuses a subnet with a repeated nameserver, and more than max_dns_nameservers (5 by default).
+    condition     = length(distinct(var.dns_nameservers)) == length(var.dns_nameservers) && length(var.dns_nameservers) <= 5
+    error_message = "dns_nameservers must list each resolver once, at most 5 of them (Neutron's default limit)."
+  }
+}
+
+variable "boot_volume_size" {
+  description = <<-EOT
+    Size in GiB of a volume to boot every node from, created from image_name and deleted with the node.
+    null (the default) boots from the image on the flavor's own disk. Set it on clouds whose flavors
+    have no disk (0 GB) and refuse image boot, or to give nodes more disk than the flavor has.
+  EOT
+  type        = number
+  default     = null
+
+  validation {
+    # A conditional, not `||`: Terraform evaluates both sides of `||` (tflint's short-circuit rule).
+    condition     = var.boot_volume_size == null ? true : (floor(var.boot_volume_size) == var.boot_volume_size && var.boot_volume_size >= 20 && var.boot_volume_size <= 1024)
+    error_message = "boot_volume_size must be a whole number of GiB from 20 to 1024 (the OS, K3s and the container images need 20), or null to boot from the image."
   }
 }
 

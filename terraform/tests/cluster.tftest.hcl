@@ -9,6 +9,11 @@ mock_provider "openstack" {
       id = "00000000-0000-4000-8000-000000000001"
     }
   }
+  mock_data "openstack_images_image_v2" {
+    defaults = {
+      id = "00000000-0000-4000-8000-0000000000aa"
+    }
+  }
   mock_resource "openstack_networking_floatingip_v2" {
     defaults = {
       address = "203.0.113.10"
@@ -154,6 +159,79 @@ run "existing_key_pair_and_more_agents" {
     condition     = length(openstack_compute_keypair_v2.admin) == 0 && openstack_compute_instance_v2.agent[2].key_pair == "team-key"
     error_message = "An existing key pair must be used as is."
   }
+}
+
+run "dns_and_boot_disk_are_the_clouds_by_default" {
+  command = apply
+
+  assert {
+    condition     = try(length(openstack_networking_subnet_v2.cluster.dns_nameservers), 0) == 0
+    error_message = "Without dns_nameservers the subnet must name no resolver, so Neutron hands out the cloud's own."
+  }
+  assert {
+    condition = alltrue([
+      for i in concat([openstack_compute_instance_v2.server], openstack_compute_instance_v2.agent) :
+      length(i.block_device) == 0 && i.image_name == "Ubuntu 24.04"
+    ])
+    error_message = "Without boot_volume_size every node boots from the image, with no block device."
+  }
+}
+
+run "explicit_dns_resolvers_go_on_the_subnet" {
+  command = apply
+  variables { dns_nameservers = ["192.0.2.53", "198.51.100.53"] }
+
+  assert {
+    condition     = openstack_networking_subnet_v2.cluster.dns_nameservers == tolist(["192.0.2.53", "198.51.100.53"])
+    error_message = "Given resolvers must be the subnet's, in order."
+  }
+}
+
+run "boot_volume_size_boots_every_node_from_a_volume_of_the_image" {
+  command = apply
+  variables { boot_volume_size = 40 }
+
+  assert {
+    condition = alltrue([
+      for i in concat([openstack_compute_instance_v2.server], openstack_compute_instance_v2.agent) :
+      length(i.block_device) == 1 &&
+      i.block_device[0].uuid == "00000000-0000-4000-8000-0000000000aa" &&
+      i.block_device[0].source_type == "image" &&
+      i.block_device[0].destination_type == "volume" &&
+      i.block_device[0].volume_size == 40 &&
+      i.block_device[0].boot_index == 0 &&
+      i.block_device[0].delete_on_termination
+    ])
+    error_message = "Every node must boot from a 40 GiB volume made from the image and deleted with it."
+  }
+  assert {
+    condition     = data.openstack_images_image_v2.node[0].name == "Ubuntu 24.04" && data.openstack_images_image_v2.node[0].most_recent
+    error_message = "The boot volume's image is image_name (the most recent of that name)."
+  }
+}
+
+run "ipv6_dns_resolver_is_refused" {
+  command = plan
+  variables { dns_nameservers = ["2606:4700:4700::1111"] }
+  expect_failures = [var.dns_nameservers]
+}
+
+run "repeated_dns_resolver_is_refused" {
+  command = plan
+  variables { dns_nameservers = ["192.0.2.53", "192.0.2.53"] }
+  expect_failures = [var.dns_nameservers]
+}
+
+run "tiny_boot_volume_is_refused" {
+  command = plan
+  variables { boot_volume_size = 10 }
+  expect_failures = [var.boot_volume_size]
+}
+
+run "fractional_boot_volume_is_refused" {
+  command = plan
+  variables { boot_volume_size = 40.5 }
+  expect_failures = [var.boot_volume_size]
 }
 
 run "world_open_admin_cidr_is_refused" {

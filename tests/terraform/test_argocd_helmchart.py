@@ -95,12 +95,22 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 OLD_REVISION = "fedcba9876543210fedcba9876543210fedcba98"
 
 
-def child(status: dict | None = None) -> dict:
-    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "platform"}}
+AUTOMATED = {"automated": {"prune": True, "selfHeal": True}}
+
+
+def child(status: dict | None = None, sync_policy: dict | None = AUTOMATED) -> dict:
+    app: dict = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "platform"},
+    }
+    app["spec"] = (
+        {"project": "stock"} if sync_policy is None else {"project": "stock", "syncPolicy": sync_policy}
+    )
     return app if status is None else {**app, "status": status}
 
 
-def arrived(**changes: object) -> dict:
+def arrived(sync_policy: dict | None = AUTOMATED, **changes: object) -> dict:
     """A child that has fully arrived (Healthy, Synced, last sync succeeded), with `changes` on top."""
     status = {
         "health": {"status": "Healthy"},
@@ -111,7 +121,7 @@ def arrived(**changes: object) -> dict:
             "syncResult": {"revision": REVISION},
         },
     }
-    return child({**status, **changes})
+    return child({**status, **changes}, sync_policy)
 
 
 def failed_sync(revision: str = REVISION, phase: str = "Failed") -> dict:
@@ -208,6 +218,31 @@ def failed_sync(revision: str = REVISION, phase: str = "Failed") -> dict:
             "InvalidSpecError",
             id="invalid-spec",
         ),
+        # Synced by hand (the load test): OutOfSync is its resting state and its runs are a person's
+        # business, so only its own health counts, or the parent's last wave would wait for a click.
+        pytest.param(
+            arrived(None, sync={"status": "OutOfSync", "revision": REVISION}, operationState=None),
+            "Healthy",
+            "",
+            id="manual-child-out-of-sync",
+        ),
+        pytest.param(
+            arrived(None, operationState=failed_sync()), "Healthy", "", id="manual-child-run-failed"
+        ),
+        pytest.param(
+            arrived({"automated": {"enabled": False}}, sync={"status": "OutOfSync"}),
+            "Healthy",
+            "",
+            id="automation-switched-off",
+        ),
+        pytest.param(
+            arrived(None, health={"status": "Degraded", "message": "Job failed"}),
+            "Degraded",
+            "Job failed",
+            id="manual-child-degraded",
+        ),
+        pytest.param(child(None, None), "Progressing", "waiting", id="manual-child-not-assessed"),
+        pytest.param(arrived({}, sync={"status": "OutOfSync"}), "Healthy", "", id="no-automated-key"),
         pytest.param(
             arrived(conditions=[{"type": "SharedResourceWarning", "message": "also in root"}]),
             "Healthy",
@@ -222,6 +257,28 @@ def test_a_child_application_is_healthy_only_when_synced_without_a_failed_sync(
     got_status, got_message = run_health(application_script, application)
     assert got_status == status, got_message
     assert message_part in got_message
+
+
+def prod_children() -> list[dict]:
+    docs = [yaml.safe_load(path.read_text()) for path in sorted((REPO / "clusters/prod").glob("*.yaml"))]
+    return [
+        doc for doc in docs if doc and doc.get("kind") == "Application" and doc["metadata"]["name"] != "root"
+    ]
+
+
+@pytest.mark.parametrize("application", prod_children(), ids=lambda app: app["metadata"]["name"])
+def test_every_child_of_prod_can_let_the_next_wave_go(application_script: str, application: dict) -> None:
+    # Each child in its resting state: automated ones Synced after a successful sync, the load test
+    # OutOfSync and never run (nobody has pressed Sync yet). Neither may hold the root's waves forever.
+    automated = application["spec"].get("syncPolicy", {}).get("automated") is not None
+    status = {"health": {"status": "Healthy"}, "sync": {"status": "Synced" if automated else "OutOfSync"}}
+    if automated:
+        status["operationState"] = {"phase": "Succeeded", "syncResult": {"revision": REVISION}}
+        status["sync"]["revision"] = REVISION
+    assert run_health(application_script, {**application, "status": status})[0] == "Healthy"
+    if automated:
+        out_of_sync = {**status, "sync": {"status": "OutOfSync", "revision": REVISION}}
+        assert run_health(application_script, {**application, "status": out_of_sync})[0] == "Progressing"
 
 
 # --- the CronJob health check (the metrics-server check) ------------------------------------------

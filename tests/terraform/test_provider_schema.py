@@ -124,6 +124,12 @@ RESOURCES = {
     "openstack_networking_floatingip_associate_v2": schema("floating_ip port_id", "region"),
 }
 DATA_SOURCES = {
+    "openstack_images_image_v2": schema(
+        "",
+        "region name visibility member_status owner size_min size_max sort tag most_recent properties hidden"
+        " name_regex container_format disk_format",
+        "min_disk_gb min_ram_mb protected checksum size_bytes metadata created_at updated_at file schema tags",
+    ),
     "openstack_networking_network_v2": schema(
         "",
         "region network_id name description status external matching_subnet_cidr tenant_id"
@@ -168,6 +174,18 @@ def everything() -> list[tuple[str, str, dict, Schema]]:
     ]
 
 
+def with_dynamic_blocks(body: dict) -> dict:
+    """The body with each `dynamic "x" { content { ... } }` written as the `x { ... }` blocks it makes."""
+    expanded = {key: value for key, value in body.items() if key != "dynamic"}
+    for dynamic in body.get("dynamic", []):
+        for name, generator in dynamic.items():
+            if name == IS_BLOCK:
+                continue
+            assert set(generator) - {IS_BLOCK} <= {"for_each", "iterator", "labels", "content"}, generator
+            expanded.setdefault(name, []).extend(generator["content"])
+    return expanded
+
+
 def is_block(value: object) -> bool:
     return (
         isinstance(value, list)
@@ -189,6 +207,7 @@ def test_arguments_and_blocks_exist_in_the_pinned_provider(
     rtype: str, name: str, body: dict, spec: Schema
 ) -> None:
     where = f"{rtype}.{name}"
+    body = with_dynamic_blocks(body)
     arguments = {key for key in body if key != IS_BLOCK} - META_ARGUMENTS
     for key in sorted(arguments):
         value = body[key]

@@ -187,3 +187,29 @@ def test_instances_boot_from_cloud_init_and_ports_in_the_group() -> None:
     assert all("admin_pass" not in body for body in instances.values())
     for port in resources("openstack_networking_port_v2").values():
         assert port["security_group_ids"] == ["${openstack_networking_secgroup_v2.cluster.id}"]
+
+
+def test_instances_wait_for_the_rules_their_first_boot_needs() -> None:
+    # The group starts empty (delete_default_rules): a node created before its egress rule cannot download
+    # K3s, and an agent created before the K3s rules cannot reach the server's 6443.
+    needed = {
+        "${openstack_networking_router_interface_v2.cluster}",
+        "${openstack_networking_secgroup_rule_v2.egress}",
+        "${openstack_networking_secgroup_rule_v2.cluster}",
+    }
+    for name, body in resources("openstack_compute_instance_v2").items():
+        assert needed <= set(body.get("depends_on", [])), f"instance {name} does not wait for {needed}"
+
+
+def test_the_subnet_leaves_dns_to_the_cloud_unless_resolvers_are_given() -> None:
+    (subnet,) = resources("openstack_networking_subnet_v2").values()
+    assert subnet["dns_nameservers"] == ("${length(var.dns_nameservers) > 0 ? var.dns_nameservers : null}")
+    assert variables()["dns_nameservers"]["default"] == []
+
+
+def test_both_instances_boot_from_a_volume_exactly_when_a_size_is_given() -> None:
+    for name, body in resources("openstack_compute_instance_v2").items():
+        assert body["image_name"] == "${local.instance_image_name}", name
+        (dynamic,) = body["dynamic"]
+        assert dynamic["block_device"]["for_each"] == "${local.boot_from_volume}", name
+    assert variables()["boot_volume_size"]["default"] is None

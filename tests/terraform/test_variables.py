@@ -44,6 +44,25 @@ def test_example_inputs_pass(variables_only: Path) -> None:
     assert code == 0, output
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # The defaults: the cloud's own resolver, image boot.
+        {"dns_nameservers": ..., "boot_volume_size": ...},
+        {"dns_nameservers": None, "boot_volume_size": None},
+        {"dns_nameservers": ["192.0.2.53"]},
+        {"dns_nameservers": [f"192.0.2.{n}" for n in range(1, 6)]},
+        {"boot_volume_size": 20},
+        {"boot_volume_size": 1024},
+    ],
+)
+def test_optional_inputs_accept_what_they_document(
+    variables_only: Path, overrides: dict[str, object]
+) -> None:
+    code, output = plan(variables_only, **overrides)
+    assert code == 0, output
+
+
 def test_the_example_tfvars_passes(variables_only: Path) -> None:
     shutil.copy(TERRAFORM_DIR / "terraform.example.tfvars", variables_only / "example.tfvars")
     result = terraform(
@@ -73,6 +92,15 @@ def test_the_example_tfvars_passes(variables_only: Path) -> None:
         ({"cluster_name": "Stock_Prod"}, "cluster_name must be 1-20 lowercase"),
         ({"cluster_path": "../etc"}, "cluster_path must be a folder directly under clusters/"),
         ({"dns_nameservers": ["dns.google"]}, "dns_nameservers must be IPv4 addresses"),
+        ({"dns_nameservers": ["2606:4700:4700::1111"]}, "dns_nameservers must be IPv4 addresses"),
+        ({"dns_nameservers": ["192.0.2.53", "192.0.2.53"]}, "must list each resolver once, at most 5"),
+        (
+            {"dns_nameservers": [f"192.0.2.{n}" for n in range(1, 7)]},
+            "must list each resolver once, at most 5",
+        ),
+        ({"boot_volume_size": 10}, "boot_volume_size must be a whole number of GiB from 20 to 1024"),
+        ({"boot_volume_size": 40.5}, "boot_volume_size must be a whole number of GiB from 20 to 1024"),
+        ({"boot_volume_size": 4096}, "boot_volume_size must be a whole number of GiB from 20 to 1024"),
         ({"image_name": " "}, "image_name must name an image"),
     ],
 )
