@@ -13,6 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from stockui import charts, figures
+from stockui.cache import HISTORIES
+from stockui.cache import TTL as CACHE_TTL
 from stockui.client import (
     BackendClient,
     BackendError,
@@ -35,10 +37,7 @@ from stockui.state import (
     ViewState,
     parse_tickers,
 )
-
-# Backend answers are reused for this long per (ticker, range, interval); the backend caches as well, so
-# this mainly saves the round trip when someone flips between views.
-CACHE_TTL = dt.timedelta(minutes=10)
+from stockui.text import escape
 
 st.set_page_config(page_title="Stock dashboard", page_icon=":material/candlestick_chart:", layout="wide")
 
@@ -48,10 +47,9 @@ def backend() -> BackendClient:
     return BackendClient.from_env()
 
 
-@st.cache_data(ttl=CACHE_TTL, max_entries=512, show_spinner=False)
 def load_history(ticker: str, start: dt.date, end: dt.date, interval: str) -> PriceHistory:
-    # An exception is not cached: a ticker that failed (rate limit, backend down) is asked for again next run.
-    return backend().history(ticker, start, end, interval)
+    # Shared by all sessions and bounded in bytes (stockui/cache.py says why this is not st.cache_data).
+    return HISTORIES.get(backend().history, ticker, start, end, interval)
 
 
 today = dt.date.today()
@@ -63,7 +61,8 @@ if "seeded" not in st.session_state:
         st.session_state[key] = value
     st.session_state.seeded = True
     for problem in link_problems:
-        st.toast(problem, icon=":material/link_off:")
+        # Long enough to read; the message shows the link's value as a literal (stockui.text).
+        st.toast(problem, icon=":material/link_off:", duration="long")
 
 # --- Controls
 with st.sidebar:
@@ -159,7 +158,8 @@ if len(tickers) == 1 and view.moving_averages:
     fetch_start = max(EARLIEST, figures.warmup_start(start, max(view.moving_averages), interval))
 
 histories: dict[str, PriceHistory] = {}
-with st.spinner(f"Loading {', '.join(tickers)} ..."):
+# Tickers passed parse_tickers' pattern, but every outside value goes through escape() all the same.
+with st.spinner(f"Loading {escape(', '.join(tickers))} ..."):
     for ticker in tickers:
         try:
             histories[ticker] = load_history(ticker, fetch_start, end, interval)
@@ -179,7 +179,7 @@ with st.spinner(f"Loading {', '.join(tickers)} ..."):
 shown = {ticker: history.prices.loc[pd.Timestamp(start) :] for ticker, history in histories.items()}
 for ticker, prices in list(shown.items()):
     if prices.empty:
-        st.warning(f"{ticker} has no prices between {start} and {end}.", icon=":material/event_busy:")
+        st.warning(f"{escape(ticker)} has no prices between {start} and {end}.", icon=":material/event_busy:")
         del shown[ticker]
 if not shown:
     st.stop()
@@ -197,7 +197,9 @@ chart_tab, data_tab = st.tabs([":material/show_chart: Chart", ":material/table: 
 with chart_tab:
     if len(shown) == 1:
         ticker, (one,) = next(iter(shown)), stats
-        st.subheader(f"{ticker}  ·  {one.first_date:%d %b %Y} to {one.last_date:%d %b %Y}", anchor=False)
+        st.subheader(
+            f"{escape(ticker)}  ·  {one.first_date:%d %b %Y} to {one.last_date:%d %b %Y}", anchor=False
+        )
         columns = st.columns(5)
         columns[0].metric("Last close", f"{one.last_close:,.2f}", f"{one.change:+.2%}", border=True)
         columns[1].metric("CAGR", f"{one.cagr:+.2%}", border=True, help="Compound annual growth rate")
@@ -226,7 +228,7 @@ with chart_tab:
             visible_from=pd.Timestamp(start),
         )
     else:
-        st.subheader(f"{' vs '.join(shown)}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
+        st.subheader(f"{escape(' vs '.join(shown))}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
         figure = charts.comparison_figure(
             {ticker: prices["close"] for ticker, prices in shown.items()},
             mode=view.compare,
@@ -256,6 +258,8 @@ with data_tab:
         table,
         hide_index=True,
         height=420,
+        # Sent whole with the page, never kept: a lazy table would keep each session's copy on the server.
+        lazy=False,
         column_config={
             "ticker": st.column_config.TextColumn("Ticker"),
             "date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
@@ -268,7 +272,8 @@ with data_tab:
     )
     st.download_button(
         "Download CSV",
-        table.to_csv(index=False, date_format="%Y-%m-%d"),
+        # Made when clicked, not on every run: a session keeps no CSV in memory until someone asks for it.
+        lambda table=table: table.to_csv(index=False, date_format="%Y-%m-%d"),
         file_name=f"{'_'.join(shown)}_{start}_{end}_{interval}.csv".replace("^", ""),
         mime="text/csv",
         icon=":material/download:",

@@ -3,7 +3,9 @@
 The contract is images/backend/stockapi/openapi.yaml: `GET /api/stock` answers 200 with equal-length price
 arrays, or an error body `{"error": {"code", "message"}}` with 400 (bad input), 404 (unknown ticker) or 503
 (upstream unavailable, with Retry-After). Every failure becomes a `BackendError` subclass whose message can be
-shown to the person using the page as is; nothing here raises a requests exception to the caller.
+shown to the person using the page as is: it is Markdown in which the backend's own words and the ticker are
+escaped (`stockui.text`), so an answer cannot put markup on the page. Nothing here raises a requests exception
+to the caller.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from stockui.text import escape
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:5000"
 # (connect, read): connecting is quick or the backend is down; a cold Yahoo fetch of decades of bars can take
@@ -116,14 +120,16 @@ class BackendClient:
             ) from error
         if response.status_code == 200:
             return _parse_history(response)
-        code, message = _error(response)
+        code, reply = _error(response)
+        # What the backend says may echo our input; it goes onto the page as text, never as Markdown.
+        message, symbol = escape(reply), escape(ticker)
         if response.status_code == 400:
             raise BadRequestError(f"The backend rejected the request: {message}")
         if response.status_code == 404 and code == "no_data":
-            raise NoDataError(f"{ticker} has no prices from {start} to {end}. ({message})")
+            raise NoDataError(f"{symbol} has no prices from {start} to {end}. ({message})")
         if response.status_code == 404:
             raise UnknownTickerError(
-                f"Yahoo Finance does not know the ticker {ticker}. Check the symbol: shares traded outside "
+                f"Yahoo Finance does not know the ticker {symbol}. Check the symbol: shares traded outside "
                 f"the US carry an exchange suffix (0700.HK), indices a caret (^GSPC). ({message})",
                 ticker=ticker,
             )
@@ -131,8 +137,8 @@ class BackendClient:
             retry_after = _retry_after(response)
             when = f"in about {retry_after} s" if retry_after else "in a minute"
             raise UpstreamUnavailableError(
-                f"Yahoo Finance is rate-limiting or unreachable and there is no cached copy of {ticker} "
-                f"for this range yet. Try again {when}. The backend said: {message.rstrip('.')}.",
+                f"Yahoo Finance is rate-limiting or unreachable and there is no cached copy of {symbol} "
+                f"for this range yet. Try again {when}. The backend said: {escape(reply.rstrip('.'))}.",
                 retry_after_s=retry_after,
             )
         raise UnexpectedResponseError(f"The backend answered HTTP {response.status_code}: {message}")
@@ -175,5 +181,5 @@ def _parse_history(response: requests.Response) -> PriceHistory:
         )
     except (ValueError, KeyError, TypeError) as error:
         raise UnexpectedResponseError(
-            f"The backend's answer does not match the API contract ({type(error).__name__}: {error})."
+            f"The backend's answer does not match the API contract ({type(error).__name__}: {escape(error)})."
         ) from error

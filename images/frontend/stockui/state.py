@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from stockui.text import literal
+
 # Yahoo symbols: letters and digits, an optional leading '^' (indices), '.'/'-' separated parts and an
 # optional '=X' / '=F' suffix (currencies, futures). The same rule as the `ticker` parameter's pattern in the
 # backend's OpenAPI document, applied after upper-casing (tests/test_contract.py keeps the two equal).
@@ -43,8 +45,8 @@ def parse_tickers(text: str) -> tuple[str, ...]:
         raise TickerError(f"Enter at least one ticker, for example {', '.join(TICKER_EXAMPLES[:3])}.")
     bad = [s for s in unique if len(s) > TICKER_MAX_LENGTH or not TICKER_RE.fullmatch(s)]
     if bad:
-        # Code spans, so that the page's Markdown shows what was typed ("$" would start a formula).
-        shown = ", ".join("`" + symbol.replace("`", "'") + "`" for symbol in bad)
+        # Code spans: the page renders Markdown, and what was typed must show as typed, not as markup.
+        shown = ", ".join(literal(symbol) for symbol in bad)
         raise TickerError(
             f"Not a valid ticker symbol: {shown}. Symbols look like {', '.join(TICKER_EXAMPLES)}."
         )
@@ -121,7 +123,8 @@ class ViewState:
             try:
                 values[name] = parse(query[name])
             except ValueError:
-                problems.append(f"Ignored the link's {name}={query[name]!r}.")
+                # The value is a stranger's text on our page: shown as a literal, never as Markdown.
+                problems.append(f"Ignored the link's {name}: {literal(query[name])} is not a valid value.")
         state = cls(**values)  # type: ignore[arg-type]
         if state.period == "Custom" and not (
             state.start and state.end and EARLIEST <= state.start <= state.end <= today

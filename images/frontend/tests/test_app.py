@@ -122,7 +122,7 @@ def test_an_invalid_ticker_is_refused_before_any_request(app, fake_backend):
     app.query_params["tickers"] = "NVDA,$$$"
     app.run()
     assert_clean(app)
-    assert "Not a valid ticker symbol: `$$$`" in app.error[0].value
+    assert "Not a valid ticker symbol: ` $$$ `" in app.error[0].value
     assert fake_backend.calls == []
     assert not app.get("plotly_chart")
 
@@ -232,7 +232,7 @@ def test_a_broken_link_value_is_reported_and_ignored(app, fake_backend):
     app.query_params.update({"period": "2W", "interval": "1d"})
     app.run()
     assert_clean(app)
-    assert any("period='2W'" in toast.value for toast in app.toast)
+    assert any("period: ` 2W `" in toast.value for toast in app.toast)
     assert app.segmented_control(key="period").value == ViewState.period
 
 

@@ -90,7 +90,7 @@ def test_nonsense_in_a_link_falls_back_to_defaults_and_is_reported():
     )
     assert state == ViewState(tickers="AAPL")
     assert len(problems) == 4
-    assert "period='2W'" in problems[0]
+    assert problems[0] == "Ignored the link's period: ` 2W ` is not a valid value."
 
 
 @pytest.mark.parametrize(

@@ -136,14 +136,14 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture
-def page(chromium: str, tmp_path: Path):
+@contextmanager
+def browser_page(chromium: str, profile: Path) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        # A persistent context is how Playwright takes a --user-data-dir: a fresh, empty profile per test.
+        # A persistent context is how Playwright takes a --user-data-dir: a fresh, empty profile.
         context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
+            profile,
             executable_path=chromium,
             headless=True,
             args=CHROMIUM_ARGS,
@@ -153,3 +153,17 @@ def page(chromium: str, tmp_path: Path):
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+@pytest.fixture
+def page(chromium: str, tmp_path: Path):
+    """A browser with a fresh profile per test."""
+    with browser_page(chromium, tmp_path / "profile") as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def module_page(chromium: str, tmp_path_factory: pytest.TempPathFactory):
+    """One browser for a whole module, for many short cases that each load the page anew."""
+    with browser_page(chromium, tmp_path_factory.mktemp("profile")) as page:
+        yield page
