@@ -89,7 +89,10 @@ push_to_branch() {
     echo "bump-image-tag: git push to $branch failed, and retrying cannot help:"
     sed 's/^/  /' "$errors"
     grep -E $'^!\t' <<<"$report" | sed 's/^/  /' || true
-    if cat "$errors" - <<<"$report" | grep -qE 'GH006|GH013|protected branch|[Rr]epository rule'; then
+    # Two greps, not `cat | grep -q`: grep -q exits at the first match, and under pipefail cat's SIGPIPE
+    # would then make the whole test false now and then.
+    protected='GH006|GH013|protected branch|[Rr]epository rule'
+    if grep -qE "$protected" "$errors" || grep -qE "$protected" <<<"$report"; then
       echo "$branch is protected: store a token that may bypass its rules in the DEPLOY_TOKEN secret, or"
       echo "set the repository variable DEPLOY_MODE=pull-request (see .github/README.md, What a fork configures)."
     elif grep -qE '403|[Pp]ermission .* denied|not permitted|Write access' "$errors"; then

@@ -186,6 +186,15 @@ def private_advice(ref: Reference) -> str:
     )
 
 
+def access_advice(ref: Reference) -> str:
+    owner, _, package = ref.repository.partition("/")
+    return (
+        "GITHUB_TOKEN reads and writes only packages connected to this repository. If a package "
+        f"{package} already exists under {owner} (pushed from elsewhere), open its settings, Manage Actions "
+        "access, and add this repository with the Write role; or set REGISTRY_USERNAME/REGISTRY_PASSWORD."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog="Exit codes: 0 there, 3 not there, 1 cannot tell."
@@ -216,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"image_in_registry: cannot tell whether {ref.shown} exists: {error}", file=sys.stderr)
         if args.anonymous:
             print(private_advice(ref), file=sys.stderr)
+        elif ref.registry == "ghcr.io" and re.search(r"HTTP 40[13]\b", str(error)):
+            print(access_advice(ref), file=sys.stderr)
         return ERROR
     if present:
         print(f"{ref.shown} is in the registry" + (" and anyone can pull it" if args.anonymous else ""))

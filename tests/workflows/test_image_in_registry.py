@@ -160,6 +160,20 @@ def test_refused_credentials_are_undecided_not_absent(registry: Registry) -> Non
     assert right.returncode == 0, right.stderr
 
 
+def test_a_ghcr_package_the_token_may_not_read_says_how_to_connect_it(registry: Registry) -> None:
+    """A package pushed from elsewhere is not connected to this repository: its GITHUB_TOKEN gets 403."""
+    registry.behaviour.token_status = 403
+    result = check(
+        registry, f"{IMAGE}:sha-0123456789ab", env={"REGISTRY_USERNAME": "bot", "REGISTRY_PASSWORD": "t"}
+    )
+    assert result.returncode == 1
+    assert "HTTP 403" in result.stderr
+    assert "Manage Actions access" in result.stderr
+    other = check(registry, "docker.io/owner/stock-backend:sha-0123456789ab")
+    assert other.returncode == 1
+    assert "Manage Actions access" not in other.stderr
+
+
 def test_anonymous_never_sends_the_credentials(registry: Registry) -> None:
     registry.behaviour.basic = "Basic " + base64.b64encode(b"bot:secret").decode()
     result = check(
