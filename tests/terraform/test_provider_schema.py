@@ -128,7 +128,8 @@ DATA_SOURCES = {
         "",
         "region name visibility member_status owner size_min size_max sort tag most_recent properties hidden"
         " name_regex container_format disk_format",
-        "min_disk_gb min_ram_mb protected checksum size_bytes metadata created_at updated_at file schema tags",
+        "min_disk_gb min_ram_mb protected checksum size_bytes metadata created_at updated_at file schema"
+        " tags",
     ),
     "openstack_networking_network_v2": schema(
         "",
