@@ -1,7 +1,9 @@
-# tflint for the root module and its local modules, run by CI after `terraform init -backend=false`:
-#   cd terraform && tflint --init && tflint --recursive --config "$PWD/.tflint.hcl"
-# terraform-linters publishes no OpenStack ruleset (only AWS, AzureRM and Google), so the Terraform
-# language ruleset, pinned, is the one plugin; OpenStack specifics are covered by checkov and the tests.
+# tflint for the root module and its local modules; `make check-terraform` runs it offline:
+#   tflint --chdir=terraform --recursive --config="$PWD/terraform/.tflint.hcl"
+# with tflint built from source (tools/go/tflint). terraform-linters publishes no OpenStack ruleset (only
+# AWS, AzureRM and Google), so the Terraform language ruleset is the one plugin: the one bundled in tflint
+# (no source/version here, hence no `tflint --init` download), whose version tools/go/tflint/go.mod pins
+# through tflint's own (tflint-ruleset-terraform). OpenStack specifics are covered by `terraform validate`.
 tflint {
   required_version = ">= 0.50"
 }
@@ -13,6 +15,4 @@ config {
 plugin "terraform" {
   enabled = true
   preset  = "all"
-  version = "0.15.0"
-  source  = "github.com/terraform-linters/tflint-ruleset-terraform"
 }

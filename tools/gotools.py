@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -302,6 +303,9 @@ class Builder:
             if (final / "bin").is_dir():  # another process built it while we waited
                 return final / "bin", False
             self.out.mkdir(parents=True, exist_ok=True)
+            # Holding the lock, any temporary folder of this module is a killed build's leftover.
+            for leftover in self.out.glob(f".{name}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
             temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=self.out))
             try:
                 self._compile(module, temporary / "bin")
@@ -368,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("goroot", help="print the pinned toolchain's GOROOT")
     go = commands.add_parser("go", help="run the pinned go with the builder's environment")
     go.add_argument("args", nargs=argparse.REMAINDER)
+    # make and CI stop a build with SIGTERM: exit through the finally blocks, which remove partial builds.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `go` belongs to go, options included (argparse would take `-C` for its own).
     args = parser.parse_args(argv[:1]) if argv[:1] == ["go"] else parser.parse_args(argv)

@@ -74,6 +74,13 @@ def test_a_failed_build_leaves_nothing_behind(builder, modules, tmp_path):
     assert builds(tmp_path / "out") == []
 
 
+def test_a_killed_build_s_leftovers_are_removed_by_the_next(builder, tmp_path):
+    leftover = tmp_path / "out" / ".hello-0123456789abcdef-killed"
+    (leftover / "bin").mkdir(parents=True)
+    builder.build("hello")
+    assert not leftover.exists()
+
+
 def test_an_interrupted_build_leaves_nothing_behind(builder, monkeypatch, tmp_path):
     def interrupted(_, module, bin_dir):
         bin_dir.mkdir(parents=True)
