@@ -1,3 +1,7 @@
+// hashicorp/random's go.mod declares no /v3 suffix, so its v3.x release tags are not valid Go module
+// versions and the module proxy serves none of them; this pins a commit of its main branch instead
+// (later than 3.8.1, which terraform/versions.tf pins; random_password is unchanged between them).
+// tools/terraform_root.py files the build in the mirror under the version versions.tf pins.
 module stock-gitops/tools/go/terraform-provider-random
 
 go 1.26.6
