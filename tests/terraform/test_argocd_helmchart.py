@@ -199,6 +199,22 @@ def failed_sync(revision: str = REVISION, phase: str = "Failed") -> dict:
             "failed to apply",
             id="old-failure-still-out-of-sync",
         ),
+        # A sync that errored before applying anything (no result) matters while the child is not Synced.
+        pytest.param(
+            arrived(
+                sync={"status": "OutOfSync", "revision": REVISION},
+                operationState={"phase": "Error", "message": "repository not reachable"},
+            ),
+            "Degraded",
+            "repository not reachable",
+            id="error-without-result-out-of-sync",
+        ),
+        pytest.param(
+            arrived(operationState={"phase": "Error", "message": "repository not reachable"}),
+            "Healthy",
+            "",
+            id="error-without-result-then-synced",
+        ),
         # Reverting the bad commit can leave nothing to apply: an old revision's failure is history.
         pytest.param(
             arrived(operationState=failed_sync(OLD_REVISION)),

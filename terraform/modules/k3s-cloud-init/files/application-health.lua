@@ -45,10 +45,11 @@ local sync = status.sync or {}
 local operation = status.operationState
 if operation ~= nil then
   local result = operation.syncResult or {}
-  -- A failed sync of an older revision no longer matters once the child is Synced at a newer one (for
-  -- example after the bad commit was reverted and nothing needed applying).
-  local stale = result.revision ~= nil and sync.revision ~= nil and result.revision ~= sync.revision
-    and sync.status == "Synced"
+  -- A failure no longer matters once the child is Synced at another revision (the bad commit was
+  -- reverted and nothing needed applying), or when it failed before syncing anything (no result, say an
+  -- unreachable repository) and the child is Synced anyway: nothing new would start, so it would stick.
+  local stale = sync.status == "Synced"
+    and (result.revision == nil or (sync.revision ~= nil and result.revision ~= sync.revision))
   if (operation.phase == "Failed" or operation.phase == "Error") and not stale then
     hs.status = "Degraded"
     hs.message = "last sync " .. operation.phase .. ": " .. (operation.message or "")
