@@ -7,7 +7,7 @@ Within a worker:
 - entries are evicted least-recently-used once their bytes exceed the bound;
 - when the upstream is unavailable, an expired entry is served for a while longer, marked STALE;
 - NotFoundError is cached too (briefly), so a repeated typo does not reach the upstream each time;
-- after the upstream fails, new misses skip it for its Retry-After instead of piling onto it.
+- after the upstream fails, new misses skip it for a back-off instead of piling onto it (see _ask).
 """
 
 from __future__ import annotations
@@ -68,20 +68,28 @@ class PriceCache:
         max_bytes: int,
         stale_if_error_s: float,
         wait_timeout_s: float,
+        backoff_max_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load
         self._fallback = fallback
         self._stale_if_error_s = stale_if_error_s
         self._wait_timeout_s = wait_timeout_s
+        self._backoff_max_s = backoff_max_s
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: cachetools.LRUCache[Hashable, Entry] = cachetools.LRUCache(
             maxsize=max_bytes, getsizeof=lambda entry: entry.size
         )
         self._flights: dict[Hashable, Future[Lookup]] = {}
-        self._upstream_down_until = float("-inf")
-        self._upstream_failure = ""
+        # The upstream's health as this worker saw it last (all under _lock): consecutive failures, the
+        # back-off they set, the provider's own message for the last one, whether a miss is asking again
+        # right now, and a counter of recorded outcomes that tells a fetch whether news arrived meanwhile.
+        self._failures = 0
+        self._backoff_until = float("-inf")
+        self._failure_message = ""
+        self._probing = False
+        self._outcomes = 0
 
     @property
     def current_bytes(self) -> int:
@@ -133,17 +141,8 @@ class PriceCache:
 
     def _refresh(self, key: Hashable, previous: Entry | None, now: float) -> Lookup:
         try:
-            if now < self._upstream_down_until:
-                raise UpstreamUnavailableError(
-                    f"{self._upstream_failure}; not asked again until its back-off ends",
-                    retry_after=self._upstream_down_until - now,
-                )
-            loaded = self._load(key)
-        except UpstreamUnavailableError as error:
-            with self._lock:
-                if now + error.retry_after > self._upstream_down_until:
-                    self._upstream_down_until = now + error.retry_after
-                    self._upstream_failure = error.message
+            loaded = self._ask(key, now)
+        except UpstreamUnavailableError:
             if previous is not None and now < previous.fresh_until + self._stale_if_error_s:
                 metrics.CACHE_STALE.inc()
                 return Lookup(previous, State.STALE)
@@ -160,3 +159,49 @@ class PriceCache:
             metrics.CACHE_BYTES.set(self._entries.currsize)
             metrics.CACHE_ENTRIES.set(len(self._entries))
         return Lookup(entry, State.MISS)
+
+    def _ask(self, key: Hashable, now: float) -> Loaded:
+        """The upstream's answer for key, unless it is in back-off. Raises UpstreamUnavailableError.
+
+        After a failure every miss is refused until the back-off ends; the first miss after that asks again,
+        alone (misses meanwhile are refused for a second), and its outcome decides: a success ends the
+        back-off, a failure starts a longer one (doubling up to backoff_max_s). Refusals change nothing, so
+        the deadline holds however many requests arrive, and their message is the provider's own, once.
+        """
+        with self._lock:
+            probe = self._failures > 0
+            if probe:
+                if self._probing or now < self._backoff_until:
+                    raise UpstreamUnavailableError(
+                        f"{self._failure_message}; not asked again until its back-off ends",
+                        retry_after=max(1.0, self._backoff_until - now),
+                    )
+                self._probing = True
+            outcomes_before = self._outcomes
+        try:
+            loaded = self._load(key)
+        except UpstreamUnavailableError as error:
+            with self._lock:
+                done = self._clock()
+                # Fetches that were already under way when another one failed report the same outage:
+                # only the first of them (or a probe) counts towards the next, longer back-off.
+                if probe or self._outcomes == outcomes_before:
+                    self._outcomes += 1
+                    self._failures += 1
+                    growth = 2 ** min(self._failures - 1, 16)
+                    self._backoff_until = done + min(self._backoff_max_s, error.retry_after * growth)
+                    self._failure_message = error.message
+                retry_after = max(1.0, self._backoff_until - done)
+            # The client learns when the upstream will really be asked again, not the provider's hint.
+            raise UpstreamUnavailableError(error.message, retry_after=retry_after) from None
+        else:
+            with self._lock:
+                if self._failures:
+                    self._outcomes += 1
+                    self._failures = 0
+                    self._backoff_until = float("-inf")
+            return loaded
+        finally:
+            if probe:
+                with self._lock:
+                    self._probing = False

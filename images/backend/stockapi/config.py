@@ -22,8 +22,10 @@ TTL_NEGATIVE_S = 60
 TTL_FALLBACK_S = 60
 # How long after it stops being fresh an answer may still be served when the upstream fails.
 STALE_IF_ERROR_S = 24 * 3600
-# After the upstream fails, new misses skip it for this long (unless it said otherwise in Retry-After).
+# After the upstream fails, new misses skip it for this long (unless it said otherwise in Retry-After); each
+# further failure in a row doubles the back-off, up to the maximum.
 UPSTREAM_BACKOFF_S = 30
+UPSTREAM_BACKOFF_MAX_S = 300
 UPSTREAM_TIMEOUT_S = 10
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http
 import json
 import logging
 import math
@@ -67,8 +68,14 @@ def write_gunicorn_error(sock: socket.socket, status_int: int, reason: str, mesg
 
     A request line over `limit_request_line`, oversized headers or a malformed request never reach Flask;
     gunicorn would answer them with an HTML page. This sends the API's JSON error shape instead.
+
+    gunicorn 23 changes the status of some rejections but not the reason it starts from, "Bad Request": an
+    unknown Transfer-Encoding (`xchunked`) gets 501, which RFC 9112 section 6.1 asks for, with that
+    reason. The reason phrase and the error code therefore come from the status alone.
     """
-    body = error_body(reason.lower().replace(" ", "_"), mesg or reason).encode()
+    if status_int in http.HTTPStatus._value2member_map_:
+        reason = http.HTTPStatus(status_int).phrase
+    body = error_body(reason.lower().replace(" ", "_").replace("-", "_"), mesg or reason).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"

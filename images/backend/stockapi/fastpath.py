@@ -13,15 +13,12 @@ import functools
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl
-
-from werkzeug.datastructures import MultiDict
 
 from stockapi import metrics
 from stockapi.errors import ApiError
 from stockapi.render import present
 from stockapi.service import StockService
-from stockapi.validation import StockQuery, parse_query
+from stockapi.validation import StockQuery, parse_query_string
 
 ROUTE = "/api/stock"
 REASONS = {200: "200 OK", 304: "304 Not Modified"}
@@ -31,7 +28,8 @@ REASONS = {200: "200 OK", 304: "304 Not Modified"}
 def _parse(query_string: str, today: dt.date) -> StockQuery | None:
     """The same few query strings arrive over and over; today is part of the key (it sets the defaults)."""
     try:
-        return parse_query(MultiDict(parse_qsl(query_string, keep_blank_values=True)), lambda: today)
+        # PEP 3333: QUERY_STRING holds the request's bytes as latin-1, so this gives them back exactly.
+        return parse_query_string(query_string.encode("latin-1"), lambda: today)
     except ApiError:
         return None
 

@@ -41,6 +41,7 @@ class StockService:
             stale_if_error_s=config.STALE_IF_ERROR_S,
             # A waiting request gives up a little after the fetch it waits for would have timed out.
             wait_timeout_s=config.UPSTREAM_TIMEOUT_S * 3,
+            backoff_max_s=config.UPSTREAM_BACKOFF_MAX_S,
             clock=clock,
         )
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import json
+import math
 import threading
+import tracemalloc
 
 import pytest
 from prometheus_client import REGISTRY
 from stockapi_testing import OLD_RANGE, TODAY, ControlledProvider, build_app, wait_for
+from werkzeug.test import EnvironBuilder
 
 from stockapi import config
 from stockapi.cache import State
@@ -115,6 +119,142 @@ def test_after_a_failure_new_misses_skip_the_upstream_until_retry_after(client, 
     clock.advance(20)
     provider.fail = None
     assert client.get("/api/stock?ticker=BBB").status_code == 200
+
+
+def test_steady_traffic_across_a_back_off_asks_the_upstream_again_when_it_ends(client, provider, clock):
+    """10 requests a second on uncached keys for 95 s while the upstream is down, then it recovers."""
+    provider.fail = UpstreamUnavailableError("down", retry_after=config.UPSTREAM_BACKOFF_S)
+    asked_at: list[float] = []
+    provider.before_fetch = lambda: asked_at.append(clock.now)
+    began = clock.now
+    bodies = set()
+    for i in range(950):
+        clock.now = began + i / 10
+        response = client.get(f"/api/stock?ticker=K{i}")
+        assert response.status_code == 503
+        bodies.add(response.get_data())
+        # Retry-After counts down to the real deadline: the last attempt plus its back-off.
+        deadline = asked_at[-1] + config.UPSTREAM_BACKOFF_S * 2 ** (len(asked_at) - 1)
+        assert int(response.headers["Retry-After"]) == max(1, math.ceil(deadline - clock.now))
+    # Asked at once, again when the 30 s back-off ended, and again after the doubled 60 s one.
+    assert [round(t - began, 1) for t in asked_at] == [0, 30, 90]
+    assert len(bodies) == 2  # the provider's own failure, then one fixed refusal
+    provider.fail = None
+    clock.now = asked_at[-1] + 4 * config.UPSTREAM_BACKOFF_S
+    assert client.get("/api/stock?ticker=LATE").status_code == 200
+    # A success ends the back-off at once: the next miss goes straight to the upstream.
+    assert client.get("/api/stock?ticker=NEXT").status_code == 200
+    assert len(asked_at) == 5
+
+
+def test_repeated_failures_grow_the_back_off_up_to_a_cap_and_a_success_resets_it(provider, clock):
+    service = service_for(provider, clock)
+    provider.fail = UpstreamUnavailableError("down", retry_after=30)
+    backoffs = []
+    for i in range(7):
+        with pytest.raises(UpstreamUnavailableError) as first:
+            service.lookup(StockQuery(f"T{i}", OLD.start, OLD.end))
+        asked = len(provider.fetches)
+        with pytest.raises(UpstreamUnavailableError) as refused:
+            service.lookup(StockQuery(f"R{i}", OLD.start, OLD.end))
+        assert len(provider.fetches) == asked  # refused without asking
+        assert first.value.retry_after == refused.value.retry_after
+        backoffs.append(refused.value.retry_after)
+        clock.advance(refused.value.retry_after)
+    assert backoffs == [30, 60, 120, 240, 300, 300, 300]
+    assert config.UPSTREAM_BACKOFF_MAX_S == 300
+    provider.fail = None
+    assert service.lookup(StockQuery("UP", OLD.start, OLD.end)).state is State.MISS
+    provider.fail = UpstreamUnavailableError("down", retry_after=30)
+    with pytest.raises(UpstreamUnavailableError):
+        service.lookup(StockQuery("DOWN", OLD.start, OLD.end))
+    with pytest.raises(UpstreamUnavailableError) as refused:
+        service.lookup(StockQuery("AGAIN", OLD.start, OLD.end))
+    assert refused.value.retry_after == 30
+
+
+def test_when_a_back_off_ends_one_miss_asks_again_while_the_others_are_refused(provider, clock):
+    service = service_for(provider, clock)
+    provider.fail = UpstreamUnavailableError("down", retry_after=30)
+    with pytest.raises(UpstreamUnavailableError):
+        service.lookup(StockQuery("A", OLD.start, OLD.end))
+    clock.advance(30)
+    release = threading.Event()
+    # Only the probe waits at the upstream; any other fetch (the bug) answers at once and fails the test.
+    provider.before_fetch = lambda: provider.fetches[-1].ticker == "PROBE" and release.wait()
+    provider.fail = None
+    probe = threading.Thread(target=service.lookup, args=(StockQuery("PROBE", OLD.start, OLD.end),))
+    probe.start()
+    try:
+        wait_for(lambda: len(provider.fetches) == 2, what="the probe to reach the upstream")
+        for ticker in ("B", "C", "D"):
+            with pytest.raises(UpstreamUnavailableError) as refused:
+                service.lookup(StockQuery(ticker, OLD.start, OLD.end))
+            assert refused.value.retry_after == 1
+    finally:
+        release.set()
+        probe.join()
+    assert [query.ticker for query in provider.fetches] == ["A", "PROBE"]
+    assert service.lookup(StockQuery("B", OLD.start, OLD.end)).state is State.MISS
+
+
+def test_fetches_failing_together_count_as_one_failure(provider, clock):
+    service = service_for(provider, clock)
+    provider.fail = UpstreamUnavailableError("down", retry_after=30)
+    all_asked = threading.Barrier(3)
+    provider.before_fetch = all_asked.wait
+    errors = []
+
+    def ask(ticker: str) -> None:
+        try:
+            service.lookup(StockQuery(ticker, OLD.start, OLD.end))
+        except UpstreamUnavailableError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask, args=(ticker,)) for ticker in ("A", "B", "C")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 3
+    with pytest.raises(UpstreamUnavailableError) as refused:
+        service.lookup(StockQuery("D", OLD.start, OLD.end))
+    assert refused.value.retry_after == 30  # one outage, not three failures in a row (120 s)
+
+
+def test_the_refusal_has_the_same_size_on_the_1st_and_10000th_request_and_memory_stays_flat(
+    app, provider, clock
+):
+    provider.fail = UpstreamUnavailableError("Yahoo Finance is unavailable (DNSError)", retry_after=30)
+    environ = EnvironBuilder(path="/api/stock", query_string="ticker=NVDA").get_environ()
+    statuses = []
+
+    def refused() -> bytes:
+        # 10,000 requests a millisecond apart: 10 s, inside the 30 s back-off.
+        clock.advance(0.001)
+        # The bare WSGI call: a test client would keep state of its own across 10,000 requests.
+        body = b"".join(app(dict(environ), lambda status, headers, exc_info=None: statuses.append(status)))
+        assert statuses.pop().startswith("503")
+        return body
+
+    failure = refused()  # the one request that asked the upstream
+    first = refused()
+    for _ in range(2, 8_000):
+        refused()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(8_000, 10_000):
+            last = refused()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(provider.fetches) == 1
+    assert json.loads(failure)["error"]["message"] == provider.fail.message
+    assert grown < 16 * 1024, f"{grown} bytes more after the last 2,000 refusals"
+    assert len(first) == len(last) < 200, (first, last)
 
 
 def test_unknown_tickers_are_cached_briefly(client, provider, clock):

@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -165,3 +166,68 @@ def test_requests_gunicorn_rejects_get_the_json_error_shape(servers, tmp_path, h
     error = json.loads(answer.value.read())["error"]
     assert error["code"]
     assert error["message"]
+
+
+def raw_request(server: Server, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send bytes exactly as given (no client library sends a raw 0xE9); the status line, headers, body."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return status_line, headers, body
+
+
+def get_raw(target: bytes) -> bytes:
+    return b"GET " + target + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+
+
+def test_raw_bytes_and_unknown_transfer_codings_get_json_errors_and_no_logged_error(servers, tmp_path):
+    server = start_server(tmp_path)
+    servers.append(server)
+    for target, code, named in [
+        (b"/api/stock?ticker=\xe9", "invalid_ticker", "'ticker'"),
+        (b"/api/stock?ticker=NVDA&end=2024-01-0\xff", "invalid_date", "'end'"),
+        (b"/api/stock?\xe9=NVDA", "unknown_parameter", "parameter name"),
+    ]:
+        status_line, headers, body = raw_request(server, get_raw(target))
+        assert status_line == "HTTP/1.1 400 BAD REQUEST", (target, body)
+        error = json.loads(body)["error"]
+        assert (error["code"], named in error["message"]) == (code, True), error
+    # Every single byte as the ticker's value: whatever gunicorn or the app makes of it, never a 5xx.
+    for byte in range(256):
+        status_line, headers, body = raw_request(server, get_raw(b"/api/stock?ticker=" + bytes([byte])))
+        assert status_line.split()[1] < "500", (byte, status_line, body)
+        assert headers["Content-Type"] == "application/json", (byte, headers)
+        assert set(json.loads(body)) <= {
+            "error",
+            "ticker",
+            "start",
+            "end",
+            "interval",
+            "source",
+            "rows",
+            "prices",
+        }
+    # RFC 9112 section 6.1: a transfer coding the server does not understand is a 501 Not Implemented.
+    status_line, headers, body = raw_request(
+        server,
+        b"POST /api/stock HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    )
+    assert status_line == "HTTP/1.1 501 Not Implemented"
+    error = json.loads(body)["error"]
+    assert error["code"] == "not_implemented"
+    assert "xchunked" in error["message"]
+    # gunicorn logs that rejection as a warning before it answers, so once the line is read, every error
+    # the earlier requests could have logged (before their answers) has been read too.
+    wait_for(
+        lambda: any("xchunked" in entry["message"] for entry in server.logs()), what="the 501's log line"
+    )
+    problems = [
+        entry for entry in server.logs() if entry["level"] in ("error", "critical") or "exception" in entry
+    ]
+    assert problems == []

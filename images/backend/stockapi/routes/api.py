@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from stockapi.errors import ApiError
 from stockapi.render import present
 from stockapi.service import StockService
-from stockapi.validation import parse_query
+from stockapi.validation import parse_query_string
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -15,7 +15,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/stock")
 def stock() -> Response:
     service: StockService = current_app.extensions["stockapi.service"]
-    query = parse_query(request.args, service.today)
+    query = parse_query_string(request.query_string, service.today)
     lookup = service.lookup(query)
     if isinstance(lookup.entry.value, ApiError):  # a cached "unknown ticker" / "no data"
         raise lookup.entry.value
