@@ -109,7 +109,14 @@ def backend_url(out_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def frontend_url(backend_url: str, out_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def frontend_url(
+    request: pytest.FixtureRequest, out_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    # A frontend already running elsewhere, with its own backend (make check-images: the containers).
+    if url := os.environ.get("E2E_FRONTEND_URL"):
+        yield url
+        return
+    backend_url = request.getfixturevalue("backend_url")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # As in the container: a throwaway home, no file watcher.
