@@ -8,12 +8,13 @@ URL's query parameters so a link reopens it. Run it with `streamlit run app.py` 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pandas as pd
 import streamlit as st
 
 from stockui import charts, figures
-from stockui.cache import HISTORIES
+from stockui.cache import FIGURES, HISTORIES
 from stockui.cache import TTL as CACHE_TTL
 from stockui.client import (
     BackendClient,
@@ -50,6 +51,43 @@ def backend() -> BackendClient:
 def load_history(ticker: str, start: dt.date, end: dt.date, interval: str) -> PriceHistory:
     # Shared by all sessions and bounded in bytes (stockui/cache.py says why this is not st.cache_data).
     return HISTORIES.get(backend().history, ticker, start, end, interval)
+
+
+def data_version(histories: dict[str, PriceHistory]) -> tuple:
+    """Which bars a figure is drawn from: per ticker its interval, first and last bar and last close."""
+    return tuple(
+        (
+            ticker,
+            h.interval,
+            len(h.prices),
+            h.prices.index[0],
+            h.prices.index[-1],
+            float(h.prices["close"].iat[-1]),
+        )
+        for ticker, h in histories.items()
+    )
+
+
+def prices_csv(
+    client: BackendClient,
+    tickers: tuple[str, ...],
+    fetch_start: dt.date,
+    start: dt.date,
+    end: dt.date,
+    interval: str,
+) -> str:
+    """The Data tab's table as CSV, made when someone clicks Download.
+
+    Streamlit keeps a download's callable as long as its session lives (and two minutes after the tab
+    closes), so it holds only these few values, never a frame: the bars come from the shared cache again.
+    """
+    shown = {
+        ticker: HISTORIES.get(client.history, ticker, fetch_start, end, interval).prices.loc[
+            pd.Timestamp(start) :
+        ]
+        for ticker in tickers
+    }
+    return figures.prices_table(shown).to_csv(index=False, date_format="%Y-%m-%d")
 
 
 today = dt.date.today()
@@ -217,22 +255,40 @@ with chart_tab:
                 f"a chart can show one by one, so it draws {INTERVALS[draw_interval].lower()} bars; the "
                 "figures above use every bar."
             )
-        figure = charts.price_figure(
-            histories[ticker].prices,
-            ticker,
-            interval=interval,
-            draw_interval=draw_interval,
-            kind=view.chart,
-            moving_averages=view.moving_averages,
-            log_scale=view.log_scale,
-            visible_from=pd.Timestamp(start),
+        figure = FIGURES.get(
+            lambda *_: charts.price_figure(
+                histories[ticker].prices,
+                ticker,
+                interval=interval,
+                draw_interval=draw_interval,
+                kind=view.chart,
+                moving_averages=view.moving_averages,
+                log_scale=view.log_scale,
+                visible_from=pd.Timestamp(start),
+            ),
+            # Everything the figure is drawn from: the view, and which bars (new bars make a new figure).
+            "price",
+            data_version({ticker: histories[ticker]}),
+            interval,
+            draw_interval,
+            view.chart,
+            view.moving_averages,
+            view.log_scale,
+            start,
         )
     else:
         st.subheader(f"{escape(' vs '.join(shown))}  ·  {start:%d %b %Y} to {end:%d %b %Y}", anchor=False)
-        figure = charts.comparison_figure(
-            {ticker: prices["close"] for ticker, prices in shown.items()},
-            mode=view.compare,
-            log_scale=view.log_scale,
+        figure = FIGURES.get(
+            lambda *_: charts.comparison_figure(
+                {ticker: prices["close"] for ticker, prices in shown.items()},
+                mode=view.compare,
+                log_scale=view.log_scale,
+            ),
+            "comparison",
+            data_version({ticker: histories[ticker] for ticker in shown}),
+            view.compare,
+            view.log_scale,
+            start,
         )
     st.plotly_chart(figure, config={"displaylogo": False})
     if len(shown) > 1:
@@ -272,8 +328,8 @@ with data_tab:
     )
     st.download_button(
         "Download CSV",
-        # Made when clicked, not on every run: a session keeps no CSV in memory until someone asks for it.
-        lambda table=table: table.to_csv(index=False, date_format="%Y-%m-%d"),
+        # Made when clicked, not on every run: a session keeps no CSV and no table for it in memory.
+        functools.partial(prices_csv, backend(), tuple(shown), fetch_start, start, end, interval),
         file_name=f"{'_'.join(shown)}_{start}_{end}_{interval}.csv".replace("^", ""),
         mime="text/csv",
         icon=":material/download:",

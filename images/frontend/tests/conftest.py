@@ -18,7 +18,7 @@ FRONTEND = Path(__file__).resolve().parents[1]
 if str(FRONTEND) not in sys.path:
     sys.path.insert(0, str(FRONTEND))
 
-from stockui.cache import HISTORIES  # noqa: E402
+from stockui.cache import FIGURES, HISTORIES  # noqa: E402
 from stockui.client import BackendClient, PriceHistory  # noqa: E402
 
 
@@ -67,5 +67,6 @@ def fake_backend(monkeypatch: pytest.MonkeyPatch) -> FakeBackend:
 def app() -> AppTest:
     """A fresh page with empty caches (they live in the process, across AppTest instances)."""
     HISTORIES.clear()
+    FIGURES.clear()
     st.cache_resource.clear()
     return AppTest.from_file(FRONTEND / "app.py", default_timeout=30)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from stockui.cache import HistoryCache, history_bytes
+from stockui.cache import SharedCache, history_bytes
 from stockui.client import PriceHistory, UpstreamUnavailableError
 
 from .conftest import synthetic_prices
@@ -35,7 +35,7 @@ def test_an_entry_costs_its_frames_bytes():
 def test_the_total_stays_under_the_byte_bound_whatever_comes_in():
     fetch = Fetches()
     one = history_bytes(fetch("A", START, END, "1d"))
-    cache = HistoryCache(max_bytes=int(3.5 * one))
+    cache = SharedCache(history_bytes, max_bytes=int(3.5 * one))
     for ticker in [f"T{n}" for n in range(20)]:
         cache.get(fetch, ticker, START, END, "1d")
         assert cache.current_bytes <= 3.5 * one
@@ -49,7 +49,7 @@ def test_the_total_stays_under_the_byte_bound_whatever_comes_in():
 
 
 def test_a_hit_is_the_same_object_and_costs_no_request():
-    fetch, cache = Fetches(), HistoryCache()
+    fetch, cache = Fetches(), SharedCache(history_bytes)
     first = cache.get(fetch, "NVDA", START, END, "1d")
     assert cache.get(fetch, "NVDA", START, END, "1d") is first
     assert cache.get(fetch, "NVDA", START, END, "1wk") is not first
@@ -59,7 +59,7 @@ def test_a_hit_is_the_same_object_and_costs_no_request():
 def test_entries_expire_after_the_ttl():
     now = [0.0]
     fetch = Fetches()
-    cache = HistoryCache(ttl=dt.timedelta(minutes=10), timer=lambda: now[0])
+    cache = SharedCache(history_bytes, ttl=dt.timedelta(minutes=10), timer=lambda: now[0])
     cache.get(fetch, "NVDA", START, END, "1d")
     now[0] = 599
     cache.get(fetch, "NVDA", START, END, "1d")
@@ -70,11 +70,10 @@ def test_entries_expire_after_the_ttl():
 
 
 def test_a_failure_is_not_cached():
-    fetch, cache = Fetches(), HistoryCache()
+    fetch, cache = Fetches(), SharedCache(history_bytes)
     fetch.fail.add("NVDA")
     with pytest.raises(UpstreamUnavailableError):
         cache.get(fetch, "NVDA", START, END, "1d")
     fetch.fail.clear()
     assert cache.get(fetch, "NVDA", START, END, "1d").ticker == "NVDA"
     assert len(fetch.calls) == 2
-

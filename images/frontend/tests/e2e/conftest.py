@@ -80,7 +80,7 @@ def serve(command: list[str], *, cwd: Path, env: dict[str, str], health_url: str
         )
         try:
             wait_healthy(health_url, process, log)
-            yield
+            yield process
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -130,6 +130,23 @@ def frontend_url(
         log=out_dir / "frontend.log",
     ):
         yield url
+
+
+@pytest.fixture(scope="module")
+def own_frontend(backend_url: str, out_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A frontend only one test module talks to, and its process: for tests that measure the server."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    home = tmp_path_factory.mktemp("own-frontend-home")
+    env = {"BACKEND_URL": backend_url, "HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    with serve(
+        [str(BIN / "streamlit"), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}"],
+        cwd=FRONTEND,
+        env=env,
+        health_url=f"{url}/_stcore/health",
+        log=out_dir / "own-frontend.log",
+    ) as process:
+        yield url, process.pid
 
 
 @pytest.fixture(scope="session")

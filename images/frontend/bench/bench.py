@@ -1,0 +1,305 @@
+"""`make bench-frontend`: time to first chart for one visitor and for N at once, against the real backend.
+
+Starts on 127.0.0.1 (free ports): the backend (gunicorn, STOCK_DATA_SOURCE=sample), the dashboard, and the
+floor (bench/floor_app.py: a bare Streamlit page with one Plotly candlestick of the same bars). Then:
+
+1. one visitor: headless Chromium loads each page `--repeat` times on a warm stack (after one cold load),
+   alternating, and times the first drawn chart; the dashboard's median over the floor's is the overhead;
+2. N visitors at once (`--sessions`, default 50), each a different ticker: `--browsers` of them in Chromium,
+   the rest websocket clients speaking Streamlit's protocol (bench/session.py), against each page; prints
+   median and p95 time to first chart, failed sessions and the server's peak RSS, next to the limit of the
+   frontend container in the rendered Deployment (bench/manifest.py).
+
+Numbers on a shared machine are noisy: run it twice and report both. Exit status 1 when a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FRONTEND = Path(__file__).resolve().parents[1]
+BACKEND = FRONTEND.parent / "backend"
+# Run as a script, its own folder comes first on sys.path and `bench` would be this file: use the frontend's.
+sys.path[0] = str(FRONTEND)
+
+from bench.manifest import memory_limit_bytes  # noqa: E402
+from bench.session import SessionResult, load_page  # noqa: E402
+
+BIN = Path(sys.executable).parent
+MiB = 2**20
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Plotly has drawn when its div holds data and SVG paths for the traces.
+DRAWN = """() => {
+    const plot = document.querySelector('.js-plotly-plot');
+    return plot?.data?.length > 0 && plot.querySelectorAll('.trace path').length > 0;
+}"""
+# Goals from issue 16.
+LOAD_OVER_SINGLE = 2.0
+DASHBOARD_OVER_FLOOR = 1.15
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve(command: list[str], *, cwd: Path, env: dict[str, str], health_url: str, log: Path):
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if process.poll() is not None:
+                    sys.exit(f"{command[0]} exited with {process.returncode}; log: {log}")
+                try:
+                    with urllib.request.urlopen(health_url, timeout=2) as response:  # noqa: S310 - our http URL
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    sys.exit(f"{health_url} not healthy after 90 s; log: {log}")
+                time.sleep(0.2)  # polling a health endpoint: nothing to block on until the server listens
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def streamlit(script: Path, backend_url: str, out: Path, name: str):
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    env = {"BACKEND_URL": backend_url, "HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    command = [
+        str(BIN / "streamlit"),
+        "run",
+        str(script),
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+    ]
+    # Both pages run from the frontend folder, so both read its .streamlit/config.toml.
+    url = f"http://127.0.0.1:{port}"
+    return url, serve(
+        command, cwd=FRONTEND, env=env, health_url=f"{url}/_stcore/health", log=out / f"{name}.log"
+    )
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def browser_first_chart(browser, url: str, timeout_s: float = 180) -> SessionResult:
+    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        page = await context.new_page()
+        started = time.monotonic()
+        await page.goto(url)
+        await page.wait_for_function(DRAWN, timeout=timeout_s * 1000)
+        return SessionResult(time.monotonic() - started, None, None)
+    except Exception as error:  # one failed visitor, reported by name
+        return SessionResult(None, None, f"browser: {type(error).__name__}: {str(error)[:200]}")
+    finally:
+        await context.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+@dataclass
+class Row:
+    scenario: str
+    sessions: int
+    # websocket sessions: the server's share of the time to first chart
+    median_s: float | None
+    p95_s: float | None
+    # Chromium sessions: the whole time to a drawn chart, as a visitor sees it
+    browser_median_s: float | None
+    browser_max_s: float | None
+    errors: int
+    peak_rss_mib: float
+    first_error: str | None = None
+
+
+async def single(browser, urls: dict[str, str], repeat: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    for url in urls.values():  # the cold load: imports, caches, the browser's HTTP cache
+        await browser_first_chart(browser, url)
+    for _ in range(repeat):
+        for name, url in urls.items():
+            result = await browser_first_chart(browser, url)
+            if result.error:
+                sys.exit(f"a single {name} session failed: {result.error}")
+            times[name].append(result.first_chart_s)
+    return times
+
+
+async def load(browser, url: str, pid: int, sessions: int, browsers: int, label: str) -> Row:
+    tickers = [f"L{label[:1].upper()}{n}" for n in range(sessions)]
+    peak = rss_bytes(pid)
+    tasks = [
+        asyncio.create_task(browser_first_chart(browser, f"{url}/?tickers={t}")) for t in tickers[:browsers]
+    ]
+    tasks += [asyncio.create_task(load_page(url, f"tickers={t}", timeout_s=180)) for t in tickers[browsers:]]
+    while not all(task.done() for task in tasks):
+        peak = max(peak, rss_bytes(pid))
+        await asyncio.sleep(0.1)  # sampling memory while the sessions run: polling is the measurement
+    results = [task.result() for task in tasks]
+    ws = [r.first_chart_s for r in results[browsers:] if r.first_chart_s is not None and not r.error]
+    chromium = [r.first_chart_s for r in results[:browsers] if r.first_chart_s is not None and not r.error]
+    errors = [r.error for r in results if r.error]
+    return Row(
+        f"{label}, {sessions} at once ({browsers} in Chromium)",
+        sessions,
+        statistics.median(ws) if ws else None,
+        percentile(ws, 0.95) if ws else None,
+        statistics.median(chromium) if chromium else None,
+        max(chromium) if chromium else None,
+        len(errors),
+        peak / MiB,
+        errors[0] if errors else None,
+    )
+
+
+async def run(args: argparse.Namespace, backend_url: str, pages: dict[str, tuple[str, int]]) -> dict:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            urls = {name: url for name, (url, _) in pages.items()}
+            times = await single(browser, urls, args.repeat)
+            # One websocket session alone: the reference for the same measurement under load.
+            alone = [await load_page(urls["dashboard"], "tickers=ALONE") for _ in range(args.repeat)]
+            rows = [
+                await load(browser, url, pid, args.sessions, args.browsers, name)
+                for name, (url, pid) in pages.items()
+            ]
+        finally:
+            await browser.close()
+    return {
+        "single": times,
+        "alone_ws_s": [r.first_chart_s for r in alone],
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--browsers", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--out", type=Path, default=FRONTEND.parents[1] / ".out" / "bench-frontend")
+    args = parser.parse_args()
+    if not Path(args.chromium).exists():
+        sys.exit(f"no Chromium at {args.chromium} (Debian: apt-get install chromium)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    limit = memory_limit_bytes()
+
+    port = free_port()
+    backend_url = f"http://127.0.0.1:{port}"
+    backend_env = {"HOST": "127.0.0.1", "PORT": str(port), "STOCK_DATA_SOURCE": "sample"}
+    backend = serve(
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py"],
+        cwd=BACKEND,
+        env=backend_env,
+        health_url=f"{backend_url}/readyz",
+        log=args.out / "backend.log",
+    )
+    dashboard_url, dashboard = streamlit(FRONTEND / "app.py", backend_url, args.out, "dashboard")
+    floor_url, floor = streamlit(FRONTEND / "bench" / "floor_app.py", backend_url, args.out, "floor")
+    with backend, dashboard as dashboard_process, floor as floor_process:
+        pages = {"dashboard": (dashboard_url, dashboard_process.pid), "floor": (floor_url, floor_process.pid)}
+        result = asyncio.run(run(args, backend_url, pages))
+    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return report(result, limit, args)
+
+
+def seconds(value: float | None) -> str:
+    return f"{value:.2f} s" if value is not None else "n/a"
+
+
+def report(result: dict, limit: int, args: argparse.Namespace) -> int:
+    single = {name: statistics.median(times) for name, times in result["single"].items()}
+    alone = statistics.median(t for t in result["alone_ws_s"] if t is not None)
+    print(f"\nOne visitor, Chromium, warm stack, median of {args.repeat}:")
+    for name, seconds in single.items():
+        spread = ", ".join(f"{t:.2f}" for t in result["single"][name])
+        print(f"  {name:<10} {seconds:.2f} s   ({spread})")
+    ratio = single["dashboard"] / single["floor"]
+    print(f"  dashboard / floor = {ratio:.2f}x   (goal <= {DASHBOARD_OVER_FLOOR}x)")
+    print(f"  one websocket session alone, dashboard: {alone:.2f} s to the chart's element")
+    print(
+        "\n| scenario | websocket median | websocket p95 | Chromium median | Chromium max | failed "
+        "| peak RSS |"
+        "\n| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    for row in result["rows"]:
+        print(
+            f"| {row['scenario']} | {seconds(row['median_s'])} | {seconds(row['p95_s'])} "
+            f"| {seconds(row['browser_median_s'])} | {seconds(row['browser_max_s'])} | {row['errors']} "
+            f"| {row['peak_rss_mib']:.0f} MiB of {limit / MiB:.0f} |"
+        )
+        if row["first_error"]:
+            print(f"  first failure: {row['first_error']}")
+    dashboard = next(row for row in result["rows"] if row["scenario"].startswith("dashboard"))
+    goals = {
+        f"p95 under load <= {LOAD_OVER_SINGLE}x one session alone ({alone:.2f} s)": dashboard["p95_s"]
+        is not None
+        and dashboard["p95_s"] <= LOAD_OVER_SINGLE * alone,
+        "no session failed": dashboard["errors"] == 0,
+        "peak RSS under the Deployment's limit": dashboard["peak_rss_mib"] * MiB < limit,
+        f"one visitor within {DASHBOARD_OVER_FLOOR}x of the floor": ratio <= DASHBOARD_OVER_FLOOR,
+    }
+    print()
+    for goal, met in goals.items():
+        print(f"  {'met   ' if met else 'MISSED'}  {goal}")
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
