@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tools import gotools
+# `tools` is imported from the repository root, wherever pytest was started (--import-mode=importlib
+# adds nothing to sys.path).
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tools import gotools  # noqa: E402
 
 MAIN_GO = (
     'package main\n\nimport "fmt"\n\nvar version = "dev"\n\nfunc main() { fmt.Println("hello", version) }\n'
