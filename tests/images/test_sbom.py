@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
+import pod
 import pytest
 from images_helpers import REPO
+from podman import podman
+from test_unit_in_image import PYTHON_VERSION, canonical, locked_pins
 
 SBOM_DIR = REPO / ".out" / "images" / "sbom"
 
@@ -26,13 +28,11 @@ def test_the_sbom_lists_every_locked_package_at_its_version(name, base):
     document = json.loads((SBOM_DIR / f"stock-{name}.spdx.json").read_text())
     assert document["spdxVersion"].startswith("SPDX-2.")
     found = {
-        (package["name"].lower().replace("_", "-"), package.get("versionInfo"))
+        (canonical(package["name"]), package.get("versionInfo"))
         for package in document["packages"]
         if any("pkg:pypi/" in ref.get("referenceLocator", "") for ref in package.get("externalRefs", []))
     }
-    lock = (REPO / "images" / name / "requirements.txt").read_text()
-    locked = re.findall(r"^([\w.-]+)==(\S+)", lock, re.MULTILINE)
-    pins = {(pin.lower().replace("_", "-"), version) for pin, version in locked}
-    missing = pins - found
+    python = podman(["run", "--rm", "--pull=never", pod.local_tag(name), "python", "-c", PYTHON_VERSION])
+    missing = locked_pins(name, python.stdout.strip()) - found
     assert not missing, f"the SBOM of stock-{name} misses {sorted(missing)}"
     print(f"stock-{name}: SBOM with {len(document['packages'])} packages, {len(found)} from PyPI")

@@ -1,23 +1,32 @@
 """Each image's own unit tests, run inside the image on its Python 3.13, as the Deployment's user.
 
-The test files are mounted read-only, not baked in. The test-only packages (pinned in requirements-dev.txt,
-their one home) go into a podman volume keyed by those pins and the image's Python: a venv that sees the
-image's packages, so only what the image lacks is added and nothing the image ships is replaced. The shipped
+The test files are mounted read-only, not baked in. The packages the tests import that the image lacks (and
+their dependencies, pytest and pytest-timeout, which pyproject.toml's settings need) are found from the
+test files' imports and pinned at the versions of the development environment, which requirements-dev.txt
+pins. They go, without dependency resolution, into a venv on a podman volume keyed by those pins and the
+image's Python; the venv sees the image's packages, so nothing the image ships is replaced, and the shipped
 image never contains them.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
+from importlib import metadata
+from pathlib import Path
 
 import build
 import pod
 import pytest
 from images_helpers import REPO, RUN_ID
+from packaging.requirements import Requirement
 from podman import podman
 
-TEST_PACKAGES = ("pytest", "pytest-timeout", "hypothesis", "jsonschema", "openapi-spec-validator", "PyYAML")
+PYTHON_VERSION = "import platform; print(platform.python_version())"
+
+# Needed by pytest itself and by the settings in pyproject.toml (timeout), not imported by the tests.
+RUNNER_PACKAGES = ("pytest", "pytest-timeout")
 VENV = "/opt/test-venv"
 # Files the tests read besides their own folder, mounted where the tests look for them (paths in the tree).
 EXTRA_MOUNTS = {
@@ -34,22 +43,70 @@ EXTRA_MOUNTS = {
 PYTEST_ARGS = {"backend": ["tests"], "frontend": ["--ignore=tests/e2e", "tests"]}
 
 
-def pinned_test_packages() -> list[str]:
-    wanted = {name.lower() for name in TEST_PACKAGES}
-    pins = []
-    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line)
-        if match and match[1].lower() in wanted:
-            pins.append(line.strip())
-    assert len(pins) == len(wanted), f"requirements-dev.txt pins {pins}, not all of {TEST_PACKAGES}"
+def imported_modules(tests: Path) -> set[str]:
+    """The top-level modules the test files import (the browser tests excluded: they run from the host)."""
+    modules = set()
+    for path in tests.rglob("*.py"):
+        if "e2e" in path.relative_to(tests).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    return modules
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_pins(name: str, python_version: str) -> set[tuple[str, str]]:
+    """(distribution, version) the image's lock installs on its Python (environment markers evaluated)."""
+    environment = {
+        "python_version": ".".join(python_version.split(".")[:2]),
+        "python_full_version": python_version,
+    }
+    pins = set()
+    for line in (REPO / "images" / name / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                (specifier,) = requirement.specifier
+                pins.add((canonical(requirement.name), specifier.version))
     return pins
+
+
+def packages_for_tests(name: str, python_version: str) -> list[str]:
+    """name==version for every distribution the tests need that the image lacks, dependencies included."""
+    providers = metadata.packages_distributions()
+    wanted = [*RUNNER_PACKAGES]
+    for module in sorted(imported_modules(REPO / "images" / name / "tests")):
+        wanted += providers.get(module, [])
+    in_image = {distribution for distribution, _ in locked_pins(name, python_version)}
+    environment = {
+        "python_version": ".".join(python_version.split(".")[:2]),
+        "python_full_version": python_version,
+    }
+    pins, seen = set(), set()
+    while wanted:
+        distribution = canonical(wanted.pop())
+        if distribution in seen or distribution in in_image:
+            continue
+        seen.add(distribution)
+        pins.add(f"{distribution}=={metadata.version(distribution)}")
+        for line in metadata.requires(distribution) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({**environment, "extra": ""}):
+                wanted.append(requirement.name)
+    return sorted(pins)
 
 
 def packages_volume(name: str) -> str:
     """A volume holding a venv with the test packages for this image, made once per pins and image Python."""
     image = pod.local_tag(name)
-    python = podman(["run", "--rm", "--pull=never", image, "python", "-VV"]).stdout.strip()
-    pins = pinned_test_packages()
+    python = podman(["run", "--rm", "--pull=never", image, "python", "-c", PYTHON_VERSION]).stdout.strip()
+    pins = packages_for_tests(name, python)
     key = hashlib.sha256("\n".join([python, *pins]).encode()).hexdigest()[:12]
     volume = f"stock-gitops-testdeps-{name}-{key}"
     if podman(["volume", "exists", volume], check=False).returncode == 0:
@@ -59,7 +116,7 @@ def packages_volume(name: str) -> str:
     script = (
         f"python -m venv --without-pip --system-site-packages {VENV}"
         f" && python -m pip --python {VENV}/bin/python install --no-cache-dir --quiet"
-        f" --root-user-action=ignore {' '.join(pins)}"
+        f" --root-user-action=ignore --no-deps {' '.join(pins)}"
     )
     result = podman(
         ["run", "--rm", "--pull=never", "--user", "0", "--volume", f"{volume}:{VENV}",
