@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 from stockapi_testing import TODAY
 
 from stockapi.errors import NotFoundError
+from stockapi.providers import sample
+from stockapi.providers.base import Prices
 from stockapi.providers.sample import SampleProvider
 from stockapi.validation import StockQuery
 
@@ -74,3 +78,38 @@ def test_the_reserved_symbol_is_unknown_and_weekends_have_no_data():
     with pytest.raises(NotFoundError) as weekend:
         provider.fetch(StockQuery("NVDA", dt.date(2024, 1, 6), dt.date(2024, 1, 7)))
     assert weekend.value.code == "no_data"
+
+
+@pytest.mark.parametrize("interval", ["1d", "1wk", "1mo"])
+@pytest.mark.parametrize(
+    ("ticker", "start", "end"),
+    [
+        ("NVDA", "1970-01-01", "2025-09-03"),
+        ("BRK-B", "2024-02-29", "2025-09-04"),
+        ("X", "2023-12-31", "2024-01-01"),
+    ],
+)
+def test_bars_equal_a_pandas_groupby_of_the_days(ticker, start, end, interval):
+    """The numpy aggregation must give exactly what the pandas groupby it replaced gave."""
+    query = StockQuery(ticker, dt.date.fromisoformat(start), dt.date.fromisoformat(end), interval)
+    days = sample._DAYS
+    periods = sample._PERIOD_START[interval](days)
+    first_period = sample._PERIOD_START[interval](np.array([np.datetime64(query.start)]))[0]
+    chosen = (periods >= first_period) & (periods <= np.datetime64(TODAY)) & (days <= np.datetime64(TODAY))
+    chosen &= periods <= np.datetime64(min(query.end, TODAY))
+    frame = pd.DataFrame({key: column[chosen] for key, column in sample._series(ticker).items()})
+    frame["period"] = periods[chosen]
+    grouped = frame.groupby("period", sort=True).agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+    )
+    expected = Prices.from_arrays(
+        "sample",
+        np.datetime_as_string(grouped.index.values.astype("datetime64[D]")).tolist(),
+        (grouped["open"], grouped["high"], grouped["low"], grouped["close"]),
+        grouped["volume"],
+    )
+    assert provider.fetch(query) == expected

@@ -15,6 +15,7 @@ from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMiss
 
 from stockapi.errors import NotFoundError, UpstreamUnavailableError
 from stockapi.providers import yahoo
+from stockapi.providers.base import round_significant
 from stockapi.validation import StockQuery
 
 QUERY = StockQuery("NVDA", dt.date(2024, 1, 2), dt.date(2024, 1, 5))
@@ -141,3 +142,18 @@ def test_yfinance_caches_go_to_the_given_directory_and_errors_are_raised(provide
     assert yfinance.cache._TzDBManager.get_location() == str(tmp_path / "yf")
     assert (tmp_path / "yf").is_dir()
     assert yf.config.debug.hide_exceptions is False
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Asia/Tokyo", "Europe/London"])
+def test_a_long_frame_gives_what_formatting_each_row_gave(tz):
+    """25 years of daily bars: the vectorised conversion against the row-by-row strftime it replaced."""
+    days = pd.bdate_range("2000-01-03", "2025-08-04").strftime("%Y-%m-%d").tolist()
+    frame = history_frame(days, tz=tz)
+    frame.iloc[::97, frame.columns.get_loc("Close")] = np.nan
+    query = StockQuery("NVDA", dt.date(2000, 1, 3), dt.date(2025, 8, 1))
+    prices = yahoo.prices_from_frame(frame, query)
+    complete = frame.dropna(subset=yahoo.COLUMNS)
+    expected = complete[complete.index.strftime("%Y-%m-%d") <= "2025-08-01"]
+    assert prices.date == expected.index.strftime("%Y-%m-%d").tolist()
+    assert prices.close == round_significant(expected["Close"].to_numpy()).tolist()
+    assert prices.volume == expected["Volume"].tolist()

@@ -35,7 +35,11 @@ class Prices:
         ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
         volume: npt.ArrayLike,
     ) -> Prices:
-        o, h, lo, c = (round_significant(column).tolist() for column in ohlc)
+        columns = [round_significant(column) for column in ohlc]
+        # JSON has no NaN or infinity (render relies on this); providers drop incomplete bars before.
+        if not all(np.isfinite(column).all() for column in columns):
+            raise ValueError(f"{source} returned a price that is not a finite number")
+        o, h, lo, c = (column.tolist() for column in columns)
         vol = np.nan_to_num(np.asarray(volume, dtype=float), nan=0.0).clip(min=0).round().astype(np.int64)
         return cls(source, list(dates), o, h, lo, c, vol.tolist())
 

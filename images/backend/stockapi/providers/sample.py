@@ -63,18 +63,21 @@ class SampleProvider:
                 f"no {query.interval} bars for {query.ticker} between {query.start} and {query.end}",
                 code="no_data",
             )
-        frame = pd.DataFrame({key: column[chosen] for key, column in series.items()})
-        frame["period"] = period_start[chosen]
-        bars = frame.groupby("period", sort=True).agg(
-            open=("open", "first"),
-            high=("high", "max"),
-            low=("low", "min"),
-            close=("close", "last"),
-            volume=("volume", "sum"),
-        )
-        dates = np.datetime_as_string(bars.index.values.astype("datetime64[D]")).tolist()
+        # The days are in order, so each period's days are adjacent: numpy's reduceat aggregates them where a
+        # pandas groupby cost most of a miss (20 ms for 25 years of daily bars, 2 ms this way).
+        periods = period_start[chosen]
+        first = np.flatnonzero(np.concatenate(([True], periods[1:] != periods[:-1])))
+        last_day = np.concatenate((first[1:], [len(periods)])) - 1
         return Prices.from_arrays(
-            self.name, dates, (bars["open"], bars["high"], bars["low"], bars["close"]), bars["volume"]
+            self.name,
+            np.datetime_as_string(periods[first]).tolist(),
+            (
+                series["open"][chosen][first],
+                np.maximum.reduceat(series["high"][chosen], first),
+                np.minimum.reduceat(series["low"][chosen], first),
+                series["close"][chosen][last_day],
+            ),
+            np.add.reduceat(series["volume"][chosen], first),
         )
 
 

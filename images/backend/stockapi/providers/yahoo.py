@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yfinance as yf
 from yfinance.exceptions import (
@@ -83,16 +84,18 @@ def prices_from_frame(frame: pd.DataFrame, query: StockQuery) -> Prices:
     frame = frame.dropna(subset=COLUMNS)
     # The index is midnight in the exchange's time zone; its local date is the trading day (converting to
     # UTC first would move Asian sessions to the day before).
-    dates = frame.index.strftime("%Y-%m-%d")
-    frame = frame[dates <= query.end.isoformat()]
-    if frame.empty:
+    # The dates are formatted once, as numpy datetime64 strings: DatetimeIndex.strftime formats row by row
+    # in Python and cost as much as the rest of a 25-year conversion.
+    dates = np.datetime_as_string(frame.index.tz_localize(None).to_numpy().astype("datetime64[D]"))
+    keep = dates <= query.end.isoformat()
+    if not keep.any():
         raise _no_data(query)
-    volume = frame["Volume"] if "Volume" in frame.columns else pd.Series(0, index=frame.index)
+    volume = frame["Volume"].to_numpy() if "Volume" in frame.columns else np.zeros(len(frame))
     return Prices.from_arrays(
         YahooProvider.name,
-        frame.index.strftime("%Y-%m-%d").tolist(),
-        tuple(frame[column].to_numpy() for column in COLUMNS),
-        volume.to_numpy(),
+        dates[keep].tolist(),
+        tuple(frame[column].to_numpy()[keep] for column in COLUMNS),
+        volume[keep],
     )
 
 
