@@ -1,0 +1,90 @@
+"""The live cluster for the scenarios: brought up once per session, torn down and checked at the end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for directory in (HERE.parents[1], HERE.parents[1] / "tools" / "cluster", HERE):
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+
+import cluster  # noqa: E402
+from live_helpers import Live, Timeline, app_summary, poll, record_timing  # noqa: E402
+
+# Bring-up of a warm cluster takes well under a minute; the rest is the first build of the tools.
+UP_TIMEOUT = 3600
+BOOTSTRAP_TIMEOUT = 420
+
+
+@pytest.fixture(scope="session")
+def live() -> Live:
+    if cluster.load_state()["processes"]:
+        pytest.fail(f"a cluster is already recorded in {cluster.STATE}; run `make cluster-down` first")
+    result = subprocess.run(
+        [sys.executable, str(HERE.parents[1] / "tools" / "cluster" / "cluster.py"), "up"],
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+        check=False,
+    )
+    try:
+        if result.returncode != 0:
+            pytest.fail(f"make cluster-up failed:\n{result.stderr[-4000:]}")
+        yield Live(cluster.load_state())
+    finally:
+        state = cluster.load_state()
+        left = cluster.stop_recorded(state)
+        assert not left, f"cluster-down left these behind: {left}"
+        # What the check is for: no process that `up` started, and none of its ports, survives `down`.
+        assert cluster.down() == 0
+        assert not cluster.STATE.exists(), f"{cluster.STATE} still exists after cluster-down"
+        running = [e for e in state["processes"] if cluster.pid_alive(e["pid"])]
+        listening = [p for e in state["processes"] for p in e.get("ports", []) if cluster.port_open(p)]
+        assert not running, f"processes left behind: {running}"
+        assert not listening, f"ports still open: {listening}"
+
+
+@pytest.fixture(scope="session")
+def bootstrap(live: Live) -> Timeline:
+    """Wait until every automatically synced Application is Synced and Healthy; the timeline of that."""
+    timeline = Timeline()
+    started = time.monotonic()
+    began = time.time()
+    root_applied = live.state["root_applied"]
+
+    def settled():
+        apps = live.applications()
+        timeline.observe(apps, time.monotonic())
+        automatic = [a for a in apps.values() if a["spec"].get("syncPolicy", {}).get("automated") is not None]
+        expected = expected_apps(live)
+        return set(apps) >= expected and all(
+            name in timeline.healthy for name in (a["metadata"]["name"] for a in automatic)
+        )
+
+    def explain() -> str:
+        apps = live.applications()
+        missing = expected_apps(live) - set(apps)
+        lines = [app_summary(app) for app in apps.values()]
+        if missing:
+            lines.append(f"never created: {sorted(missing)}")
+        return "\n".join(lines)
+
+    poll(
+        "every automatically synced Application Synced and Healthy", settled, BOOTSTRAP_TIMEOUT, 0.5, explain
+    )
+    record_timing("bootstrap_root_to_all_healthy_s", time.time() - root_applied)
+    timeline.waited = time.monotonic() - started  # type: ignore[attr-defined]
+    timeline.began = began  # type: ignore[attr-defined]
+    return timeline
+
+
+def expected_apps(live: Live) -> set[str]:
+    from tools.gitops.render import render_cluster
+
+    return {app.name for app in render_cluster(live.work, cluster.CLUSTER).apps}

@@ -1,0 +1,124 @@
+"""Scenario 2: a commit the API server rejects fails the sync loudly, loses nothing, and a revert heals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from live_helpers import REPO_ROOT, Live, Timeline, app_summary, poll, record_timing
+
+SERVICE = "apps/stock-app/backend/service.yaml"
+APP = "stock-app"
+NAMESPACE = "stock-app"
+SYNC_TIMEOUT = 240
+BAD_FIELD = "targetPortName"
+
+
+def backend_state(live: Live) -> tuple[str, list[str], set[str]]:
+    deployment = live.get("deployment", "stock-backend", "-n", NAMESPACE)
+    images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    pods = live.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=stock-backend")["items"]
+    ready = {
+        p["metadata"]["uid"]
+        for p in pods
+        if {c["type"]: c["status"] for c in p["status"].get("conditions", [])}.get("Ready") == "True"
+    }
+    return deployment["metadata"]["generation"], images, ready
+
+
+def push(live: Live, message: str) -> str:
+    live.git("commit", "--quiet", "-am", message)
+    live.git("push", "--quiet", "origin", "HEAD:main")
+    return live.git("rev-parse", "HEAD")
+
+
+def test_rejected_commit_fails_the_sync_keeps_the_app_and_revert_heals(
+    live: Live, bootstrap: Timeline
+) -> None:
+    before = backend_state(live)
+    assert before[2], "no Ready backend pod before the bad commit"
+    service = live.work / SERVICE
+    text = service.read_text()
+    assert "      port: 80\n" in text, f"{SERVICE} changed; this scenario adds a field after its `port: 80`"
+    # A field no ServicePort has: kustomize and Argo CD's diff take it, the API server's strict field
+    # validation (what Argo CD's default Validate=true asks for) refuses it.
+    service.write_text(text.replace("      port: 80\n", f"      port: 80\n      {BAD_FIELD}: http\n", 1))
+    bad = push(live, "A Service port with a field Kubernetes does not know")
+
+    def sync_failed():
+        operation = live.applications()[APP].get("status", {}).get("operationState", {})
+        revisions = {
+            operation.get("syncResult", {}).get("revision"),
+            operation.get("operation", {}).get("sync", {}).get("revision"),
+        }
+        if bad not in revisions or operation.get("phase") == "Succeeded":
+            return None
+        failed = [
+            f"{r.get('kind')}/{r.get('name')}: {r.get('message')}"
+            for r in operation.get("syncResult", {}).get("resources", [])
+            if r.get("status") == "SyncFailed"
+        ]
+        text = " ".join([operation.get("message", ""), *failed])
+        return text if "stock-backend" in text and BAD_FIELD in text else None
+
+    message = poll(
+        f"Argo CD reports the sync of {bad[:12]} as failed, naming Service stock-backend and {BAD_FIELD}",
+        sync_failed,
+        SYNC_TIMEOUT,
+        explain=lambda: app_summary(live.applications()[APP]),
+    )
+    print(f"Argo CD: {message}")
+    after = backend_state(live)
+    assert after[:2] == before[:2], (
+        f"the backend Deployment changed under a failed sync: {before[:2]} -> {after[:2]}"
+    )
+    assert before[2] <= after[2], f"Ready backend pods were lost: {sorted(before[2] - after[2])}"
+    live_port = live.get("service", "stock-backend", "-n", NAMESPACE)["spec"]["ports"][0]
+    assert BAD_FIELD not in live_port, f"the API server stored the unknown field: {live_port}"
+
+    # The same commit never gets this far in the repository: `make validate` refuses it (its command,
+    # with the flags it passes, on the local clone).
+    flags = subprocess.run(
+        ["make", "-s", "print-kubeconform-flags"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    validate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.gitops.validate",
+            "--cluster",
+            "prod",
+            "--repo-root",
+            str(live.work),
+            "--kubeconform-flags",
+            flags,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert validate.returncode != 0, f"make validate accepted the bad commit:\n{validate.stdout}"
+    assert BAD_FIELD in validate.stdout + validate.stderr, validate.stdout + validate.stderr
+
+    live.git("revert", "--no-edit", "HEAD")
+    live.git("push", "--quiet", "origin", "HEAD:main")
+    good = live.git("rev-parse", "HEAD")
+    reverted = time.monotonic()
+
+    def healed():
+        app = live.applications()[APP]
+        status = app.get("status", {})
+        return (
+            status.get("sync", {}).get("revision") == good
+            and status.get("sync", {}).get("status") == "Synced"
+            and status.get("health", {}).get("status") == "Healthy"
+            and status.get("operationState", {}).get("phase") == "Succeeded"
+        )
+
+    poll(f"{APP} Synced and Healthy at the revert {good[:12]}", healed, SYNC_TIMEOUT,
+         explain=lambda: app_summary(live.applications()[APP]))  # fmt: skip
+    record_timing("bad_commit_revert_to_healthy_s", time.monotonic() - reverted)
+    assert backend_state(live)[:2] == before[:2]
