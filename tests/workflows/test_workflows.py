@@ -63,7 +63,7 @@ def tool(name: str) -> str:
 
 def test_the_workflows_are_there() -> None:
     assert {path.name for path in WORKFLOWS} >= {"ci.yaml", "release.yaml"}
-    assert {path.parent.name for path in ACTIONS} >= {"setup-python", "setup-kubeconform", "scan-image"}
+    assert {path.parent.name for path in ACTIONS} >= {"setup-python", "scan-image"}
 
 
 def test_actionlint_passes_with_shellcheck_on_path() -> None:
@@ -124,7 +124,7 @@ SCRIPTED_ACTIONS = [path for path in ACTIONS if any("run" in step for step in st
 
 
 def test_the_scripted_actions_are_found() -> None:
-    assert {path.parent.name for path in SCRIPTED_ACTIONS} >= {"setup-python", "setup-kubeconform"}
+    assert {path.parent.name for path in SCRIPTED_ACTIONS} >= {"setup-python"}
 
 
 @pytest.mark.parametrize("action", SCRIPTED_ACTIONS, ids=lambda path: path.parent.name)
@@ -264,7 +264,7 @@ def test_runs_on_main_never_share_a_concurrency_group() -> None:
 
 def test_a_manual_ci_run_runs_every_job() -> None:
     changes = job("ci.yaml", "changes")
-    for output in ("gitops", "terraform"):
+    for output in ("terraform",):
         assert changes["outputs"][output].startswith("${{ github.event_name == 'workflow_dispatch' || ")
     paths_filter = next(s for s in changes["steps"] if s.get("uses", "").startswith("dorny/paths-filter@"))
     assert paths_filter["if"] == "github.event_name != 'workflow_dispatch'"
@@ -376,7 +376,6 @@ NODE24_SINCE = {
     "actions/upload-artifact": 6,
     "dorny/paths-filter": 4,
     "hashicorp/setup-terraform": 4,
-    "terraform-linters/setup-tflint": 6,
     "docker/setup-buildx-action": 4,
     "docker/login-action": 4,
     "docker/metadata-action": 6,
@@ -473,12 +472,12 @@ def run_deploy_step(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_deploy_validates_with_kubeconform_required(tmp_path: Path) -> None:
+def test_deploy_validates_with_make_validate(tmp_path: Path) -> None:
     result = run_deploy_step(tmp_path, MODE="push", HAS_DEPLOY_TOKEN="false")
     assert result.returncode == 0, result.stderr
     args = result.stdout.splitlines()
-    # `make validate` skips kubeconform when it is missing; the deploy must fail instead.
-    assert args[args.index("--validate") + 1] == "kubeconform -v && make validate CLUSTER=prod"
+    # kubeconform is part of `make validate` itself, built from tools/go: nothing on PATH to check first.
+    assert args[args.index("--validate") + 1] == "make validate CLUSTER=prod"
     assert args[args.index("--mode") + 1] == "push"
 
 
@@ -492,6 +491,114 @@ def test_pull_request_mode_needs_the_deploy_token(tmp_path: Path) -> None:
     assert "pull-request" in allowed.stdout.splitlines()
 
 
-def test_the_kubeconform_job_fails_without_kubeconform() -> None:
-    steps = job("ci.yaml", "kubeconform")["steps"]
-    assert any(step.get("run", "").startswith("kubeconform -v && make validate") for step in steps)
+# What `make test` now runs for real, from tools/go (issue 11): a workflow that sets these up again, or
+# runs them beside `make test`, is a second home for a version and a second, drifting way to run a check.
+REDUNDANT_ACTIONS = ("./.github/actions/setup-kubeconform", "terraform-linters/setup-tflint")
+REDUNDANT_COMMANDS = re.compile(r"\b(kubeconform|tflint)\b|\bterraform test\b")
+
+
+def test_what_make_test_runs_is_not_set_up_or_run_again() -> None:
+    assert not (GITHUB / "actions" / "setup-kubeconform").exists()
+    for path in WORKFLOWS + ACTIONS:
+        document = load(path)
+        assert "kubeconform" not in document.get("jobs", {}), f"{path.name}: make test runs kubeconform"
+        assert "TFLINT_VERSION" not in document.get("env", {}), f"{path.name}: tools/go/tflint pins tflint"
+        for step in steps_of(document):
+            uses = step.get("uses", "")
+            assert not uses.startswith(REDUNDANT_ACTIONS), f"{path.name}: {uses}: make test builds it"
+            found = REDUNDANT_COMMANDS.search(step.get("run", ""))
+            assert not found, f"{path.name}: `{found and found.group()}` is run by make test already"
+
+
+def test_the_terraform_job_does_only_what_needs_the_registry() -> None:
+    """`make test` validates and tests the root module against providers built from source; only a user's
+    first `terraform init`, from the registry, is left for GitHub."""
+    runs = [step["run"] for step in job("ci.yaml", "terraform")["steps"] if "run" in step]
+    assert runs == ["terraform init -backend=false -input=false", "terraform validate"]
+
+
+def hashed_patterns(key: str) -> list[str]:
+    calls = re.findall(r"hashFiles\(([^)]*)\)", " ".join(key.split()))
+    assert len(calls) == 1, f"one hashFiles() in {key!r}"
+    return re.findall(r"'([^']+)'", calls[0])
+
+
+def tools_cache(workflow: str, name: str) -> dict:
+    steps = job(workflow, name)["steps"]
+    caches = [
+        step
+        for step in steps
+        if step.get("uses", "").startswith("actions/cache@") and "stock-gitops" in step["with"]["key"]
+    ]
+    assert len(caches) == 1, f"{workflow} {name}: one cache of the built tools"
+    return caches[0]
+
+
+# Everything whose change makes tools/gotools.py, tools/terraform_root.py, tools/gitops/kube_schemas.py or
+# tools/images/base_image.py build something new: the pins, and the scripts that compute those keys.
+CACHE_INPUTS = [
+    "tools/go/go-version",
+    "tools/go/*/go.mod",
+    "tools/go/*/go.sum",
+    "tools/go/*/build.json",
+    "requirements-dev.txt",
+    "tools/gotools.py",
+    "tools/terraform_root.py",
+    "terraform/versions.tf",
+    "terraform/variables.tf",
+    "tools/gitops/kube_schemas.py",
+    "tools/images/base_image.py",
+]
+
+
+@pytest.mark.parametrize(("workflow", "name"), [("ci.yaml", "test"), ("release.yaml", "deploy")])
+def test_the_built_tools_are_cached_under_every_pin(workflow: str, name: str) -> None:
+    """An input missing from the key would hit the old key after a bump: the stale cache comes back, make
+    rebuilds, and the exact hit never saves the new build, so every run rebuilds for good."""
+    cache = tools_cache(workflow, name)["with"]
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tracked = files.splitlines()
+    patterns = hashed_patterns(cache["key"])
+    inputs = [file for pattern in CACHE_INPUTS for file in fnmatch.filter(tracked, pattern)]
+    assert len(inputs) > len(CACHE_INPUTS), "the pin files were not found"
+    for file in inputs:
+        assert any(fnmatch.fnmatch(file, pattern) for pattern in patterns), f"the cache key misses {file}"
+    prefix = cache["restore-keys"]
+    assert " ".join(cache["key"].split()).startswith(prefix)
+    assert prefix.endswith("-")
+    # Go's module and build caches are gigabytes: only the built binaries and generated files are kept.
+    paths = cache["path"].splitlines()
+    root = paths[0]
+    assert set(paths[1:]) == {f"!{root}/go/mod", f"!{root}/go/build"}
+
+
+def test_ci_caches_the_folder_make_fills_and_restores_it_first() -> None:
+    test = job("ci.yaml", "test")
+    cache = tools_cache("ci.yaml", "test")
+    assert cache["with"]["path"].splitlines()[0] == "${{ env.STOCK_GITOPS_CACHE }}"
+    assert test["env"]["STOCK_GITOPS_CACHE"].startswith("/github/home/")
+    steps = test["steps"]
+    ci_run = next(i for i, step in enumerate(steps) if "bash .ci/run" in step.get("run", ""))
+    assert steps.index(cache) < ci_run
+    # The deploy job relies on the tools' default folder under $HOME.
+    assert tools_cache("release.yaml", "deploy")["with"]["path"].splitlines()[0] == "~/.cache/stock-gitops"
+    home = "/home/runner"
+    resolved = subprocess.run(
+        [sys.executable, "-c", "import gotools; print(gotools.cache_root())"],
+        cwd=REPO / "tools",
+        env={"HOME": home, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert resolved == f"{home}/.cache/stock-gitops"
+
+
+def test_the_container_job_can_run_podman() -> None:
+    """check-images builds and runs the images with podman and debootstrap inside the job's container."""
+    container = job("ci.yaml", "test")["container"]
+    assert "--privileged" in container["options"].split()
+    # In its own cgroup namespace the container's root cgroup holds processes: podman cannot nest under it.
+    assert "--cgroupns=host" in container["options"].split()
+    # podman's overlay storage on the container's overlayfs root would fail; a volume is on the runner's disk.
+    assert any(volume.split(":")[1] == "/var/lib/containers" for volume in container["volumes"])
