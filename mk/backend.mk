@@ -13,7 +13,7 @@ backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$PORT (5000) in the foregrou
 	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
 		exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-bench: $(VENV)/.stamp ## Benchmark the API against a naive and a bare-WSGI server on loopback (~2 min); table in .out/bench/
+bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load and distinct keys; tables in .out/bench/
 	@command -v hey >/dev/null || { echo "make bench needs hey (Debian: apt-get install hey)" >&2; exit 2; }
 	$(PY) $(BACKEND_DIR)/bench/bench.py --out $(OUT)/bench
 
