@@ -293,7 +293,7 @@ def test_releases_come_only_from_main_after_ci_passed() -> None:
     condition = " ".join(caller["if"].split())
     assert "needs.result.result == 'success'" in condition
     assert "github.event_name == 'push' && github.ref == 'refs/heads/main'" in condition
-    # `result` runs always(); without !cancelled() a skipped kubeconform or Terraform job upstream
+    # `result` runs always(); without !cancelled() a skipped Terraform or image job upstream
     # would skip the release too, and always() alone would release a cancelled run.
     assert condition.startswith("!cancelled() && ")
     # The caller's permissions cap the called jobs': it must grant what each of them asks for.
