@@ -373,6 +373,8 @@ NODE24_SINCE = {
     "actions/checkout": 5,
     "actions/setup-python": 6,
     "actions/cache": 5,
+    "actions/cache/restore": 5,
+    "actions/cache/save": 5,
     "actions/upload-artifact": 6,
     "dorny/paths-filter": 4,
     "hashicorp/setup-terraform": 4,
@@ -528,7 +530,8 @@ def tools_cache(workflow: str, name: str) -> dict:
     caches = [
         step
         for step in steps
-        if step.get("uses", "").startswith("actions/cache@") and "stock-gitops" in step["with"]["key"]
+        if step.get("uses", "").startswith(("actions/cache@", "actions/cache/restore@"))
+        and "stock-gitops" in step["with"]["key"]
     ]
     assert len(caches) == 1, f"{workflow} {name}: one cache of the built tools"
     return caches[0]
@@ -592,6 +595,24 @@ def test_ci_caches_the_folder_make_fills_and_restores_it_first() -> None:
         check=True,
     ).stdout.strip()
     assert resolved == f"{home}/.cache/stock-gitops"
+
+
+def test_a_red_make_test_still_keeps_the_built_tools() -> None:
+    """actions/cache saves only after a green job; the 27-minute build must survive a failing check."""
+    steps = job("ci.yaml", "test")["steps"]
+    restore = tools_cache("ci.yaml", "test")
+    assert restore["uses"].startswith("actions/cache/restore@")
+    save = next(step for step in steps if step.get("uses", "").startswith("actions/cache/save@"))
+    ci_run = next(i for i, step in enumerate(steps) if "bash .ci/run" in step.get("run", ""))
+    assert steps.index(restore) < ci_run < steps.index(save)
+    # The paths are part of the cache's version: any difference and the saved cache is never restored.
+    assert save["with"]["path"] == restore["with"]["path"]
+    assert save["with"]["key"] == f"${{{{ steps.{restore['id']}.outputs.cache-primary-key }}}}"
+    condition = save["if"]
+    assert "!cancelled()" in condition
+    assert "success()" not in condition
+    assert "failure()" not in condition
+    assert f"steps.{restore['id']}.outputs.cache-hit != 'true'" in condition
 
 
 def test_the_container_job_can_run_podman() -> None:
