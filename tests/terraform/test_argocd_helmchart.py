@@ -132,140 +132,133 @@ def failed_sync(revision: str = REVISION, phase: str = "Failed") -> dict:
     }
 
 
+APPLICATION_CASES = [
+    pytest.param(arrived(), "Healthy", "", id="healthy-synced-succeeded"),
+    # A child without an operation yet (created by hand, or before its first auto-sync finished).
+    pytest.param(
+        child({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
+        "Healthy",
+        "",
+        id="healthy-synced-no-operation",
+    ),
+    # Just created by the root: the controller has not assessed it yet, so the wave must wait.
+    pytest.param(child(), "Progressing", "waiting", id="no-status"),
+    pytest.param(child({"sync": {"status": "OutOfSync"}}), "Progressing", "waiting", id="no-health"),
+    pytest.param(child({"health": {}}), "Progressing", "waiting", id="empty-health"),
+    pytest.param(arrived(health={"status": "Progressing"}), "Progressing", "", id="progressing"),
+    pytest.param(
+        arrived(health={"status": "Degraded", "message": "Deployment exceeded its progress deadline"}),
+        "Degraded",
+        "Deployment exceeded its progress deadline",
+        id="degraded",
+    ),
+    pytest.param(arrived(health={"status": "Missing"}), "Missing", "", id="missing"),
+    pytest.param(
+        arrived(health={"status": "Suspended", "message": "paused"}),
+        "Suspended",
+        "paused",
+        id="suspended",
+    ),
+    # Argo CD leaves missing resources out of health: a half-applied child can say Healthy.
+    pytest.param(
+        arrived(sync={"status": "OutOfSync", "revision": REVISION}),
+        "Progressing",
+        "OutOfSync",
+        id="healthy-but-out-of-sync",
+    ),
+    pytest.param(arrived(sync={"status": "Unknown"}), "Progressing", "Unknown", id="healthy-sync-unknown"),
+    pytest.param(child({"health": {"status": "Healthy"}}), "Progressing", "unknown", id="healthy-no-sync"),
+    pytest.param(
+        arrived(operationState={"phase": "Running", "message": "waiting for completion"}),
+        "Progressing",
+        "Running",
+        id="sync-running",
+    ),
+    pytest.param(
+        arrived(operationState={"phase": "Terminating"}),
+        "Progressing",
+        "Terminating",
+        id="sync-terminating",
+    ),
+    # A sync that failed holds the next wave back, even while everything that did apply is healthy.
+    pytest.param(arrived(operationState=failed_sync()), "Degraded", "failed to apply", id="sync-failed"),
+    pytest.param(arrived(operationState=failed_sync(phase="Error")), "Degraded", "Error", id="sync-error"),
+    pytest.param(
+        arrived(sync={"status": "OutOfSync", "revision": REVISION}, operationState=failed_sync(OLD_REVISION)),
+        "Degraded",
+        "failed to apply",
+        id="old-failure-still-out-of-sync",
+    ),
+    # A sync that errored before applying anything (no result) matters while the child is not Synced.
+    pytest.param(
+        arrived(
+            sync={"status": "OutOfSync", "revision": REVISION},
+            operationState={"phase": "Error", "message": "repository not reachable"},
+        ),
+        "Degraded",
+        "repository not reachable",
+        id="error-without-result-out-of-sync",
+    ),
+    pytest.param(
+        arrived(operationState={"phase": "Error", "message": "repository not reachable"}),
+        "Healthy",
+        "",
+        id="error-without-result-then-synced",
+    ),
+    # Reverting the bad commit can leave nothing to apply: an old revision's failure is history.
+    pytest.param(
+        arrived(operationState=failed_sync(OLD_REVISION)),
+        "Healthy",
+        "",
+        id="old-failure-then-synced-at-new-revision",
+    ),
+    pytest.param(
+        arrived(conditions=[{"type": "ComparisonError", "message": "app path does not exist"}]),
+        "Degraded",
+        "ComparisonError: app path does not exist",
+        id="comparison-error",
+    ),
+    pytest.param(
+        arrived(conditions=[{"type": "InvalidSpecError", "message": "project stock not found"}]),
+        "Degraded",
+        "InvalidSpecError",
+        id="invalid-spec",
+    ),
+    # Synced by hand (the load test): OutOfSync is its resting state and its runs are a person's
+    # business, so only its own health counts, or the parent's last wave would wait for a click.
+    pytest.param(
+        arrived(None, sync={"status": "OutOfSync", "revision": REVISION}, operationState=None),
+        "Healthy",
+        "",
+        id="manual-child-out-of-sync",
+    ),
+    pytest.param(arrived(None, operationState=failed_sync()), "Healthy", "", id="manual-child-run-failed"),
+    pytest.param(
+        arrived({"automated": {"enabled": False}}, sync={"status": "OutOfSync"}),
+        "Healthy",
+        "",
+        id="automation-switched-off",
+    ),
+    pytest.param(
+        arrived(None, health={"status": "Degraded", "message": "Job failed"}),
+        "Degraded",
+        "Job failed",
+        id="manual-child-degraded",
+    ),
+    pytest.param(child(None, None), "Progressing", "waiting", id="manual-child-not-assessed"),
+    pytest.param(arrived({}, sync={"status": "OutOfSync"}), "Healthy", "", id="no-automated-key"),
+    pytest.param(
+        arrived(conditions=[{"type": "SharedResourceWarning", "message": "also in root"}]),
+        "Healthy",
+        "",
+        id="warnings-do-not-count",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("application", "status", "message_part"),
-    [
-        pytest.param(arrived(), "Healthy", "", id="healthy-synced-succeeded"),
-        # A child without an operation yet (created by hand, or before its first auto-sync finished).
-        pytest.param(
-            child({"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}),
-            "Healthy",
-            "",
-            id="healthy-synced-no-operation",
-        ),
-        # Just created by the root: the controller has not assessed it yet, so the wave must wait.
-        pytest.param(child(), "Progressing", "waiting", id="no-status"),
-        pytest.param(child({"sync": {"status": "OutOfSync"}}), "Progressing", "waiting", id="no-health"),
-        pytest.param(child({"health": {}}), "Progressing", "waiting", id="empty-health"),
-        pytest.param(arrived(health={"status": "Progressing"}), "Progressing", "", id="progressing"),
-        pytest.param(
-            arrived(health={"status": "Degraded", "message": "Deployment exceeded its progress deadline"}),
-            "Degraded",
-            "Deployment exceeded its progress deadline",
-            id="degraded",
-        ),
-        pytest.param(arrived(health={"status": "Missing"}), "Missing", "", id="missing"),
-        pytest.param(
-            arrived(health={"status": "Suspended", "message": "paused"}),
-            "Suspended",
-            "paused",
-            id="suspended",
-        ),
-        # Argo CD leaves missing resources out of health: a half-applied child can say Healthy.
-        pytest.param(
-            arrived(sync={"status": "OutOfSync", "revision": REVISION}),
-            "Progressing",
-            "OutOfSync",
-            id="healthy-but-out-of-sync",
-        ),
-        pytest.param(
-            arrived(sync={"status": "Unknown"}), "Progressing", "Unknown", id="healthy-sync-unknown"
-        ),
-        pytest.param(
-            child({"health": {"status": "Healthy"}}), "Progressing", "unknown", id="healthy-no-sync"
-        ),
-        pytest.param(
-            arrived(operationState={"phase": "Running", "message": "waiting for completion"}),
-            "Progressing",
-            "Running",
-            id="sync-running",
-        ),
-        pytest.param(
-            arrived(operationState={"phase": "Terminating"}),
-            "Progressing",
-            "Terminating",
-            id="sync-terminating",
-        ),
-        # A sync that failed holds the next wave back, even while everything that did apply is healthy.
-        pytest.param(arrived(operationState=failed_sync()), "Degraded", "failed to apply", id="sync-failed"),
-        pytest.param(
-            arrived(operationState=failed_sync(phase="Error")), "Degraded", "Error", id="sync-error"
-        ),
-        pytest.param(
-            arrived(
-                sync={"status": "OutOfSync", "revision": REVISION}, operationState=failed_sync(OLD_REVISION)
-            ),
-            "Degraded",
-            "failed to apply",
-            id="old-failure-still-out-of-sync",
-        ),
-        # A sync that errored before applying anything (no result) matters while the child is not Synced.
-        pytest.param(
-            arrived(
-                sync={"status": "OutOfSync", "revision": REVISION},
-                operationState={"phase": "Error", "message": "repository not reachable"},
-            ),
-            "Degraded",
-            "repository not reachable",
-            id="error-without-result-out-of-sync",
-        ),
-        pytest.param(
-            arrived(operationState={"phase": "Error", "message": "repository not reachable"}),
-            "Healthy",
-            "",
-            id="error-without-result-then-synced",
-        ),
-        # Reverting the bad commit can leave nothing to apply: an old revision's failure is history.
-        pytest.param(
-            arrived(operationState=failed_sync(OLD_REVISION)),
-            "Healthy",
-            "",
-            id="old-failure-then-synced-at-new-revision",
-        ),
-        pytest.param(
-            arrived(conditions=[{"type": "ComparisonError", "message": "app path does not exist"}]),
-            "Degraded",
-            "ComparisonError: app path does not exist",
-            id="comparison-error",
-        ),
-        pytest.param(
-            arrived(conditions=[{"type": "InvalidSpecError", "message": "project stock not found"}]),
-            "Degraded",
-            "InvalidSpecError",
-            id="invalid-spec",
-        ),
-        # Synced by hand (the load test): OutOfSync is its resting state and its runs are a person's
-        # business, so only its own health counts, or the parent's last wave would wait for a click.
-        pytest.param(
-            arrived(None, sync={"status": "OutOfSync", "revision": REVISION}, operationState=None),
-            "Healthy",
-            "",
-            id="manual-child-out-of-sync",
-        ),
-        pytest.param(
-            arrived(None, operationState=failed_sync()), "Healthy", "", id="manual-child-run-failed"
-        ),
-        pytest.param(
-            arrived({"automated": {"enabled": False}}, sync={"status": "OutOfSync"}),
-            "Healthy",
-            "",
-            id="automation-switched-off",
-        ),
-        pytest.param(
-            arrived(None, health={"status": "Degraded", "message": "Job failed"}),
-            "Degraded",
-            "Job failed",
-            id="manual-child-degraded",
-        ),
-        pytest.param(child(None, None), "Progressing", "waiting", id="manual-child-not-assessed"),
-        pytest.param(arrived({}, sync={"status": "OutOfSync"}), "Healthy", "", id="no-automated-key"),
-        pytest.param(
-            arrived(conditions=[{"type": "SharedResourceWarning", "message": "also in root"}]),
-            "Healthy",
-            "",
-            id="warnings-do-not-count",
-        ),
-    ],
+    APPLICATION_CASES,
 )
 def test_a_child_application_is_healthy_only_when_synced_without_a_failed_sync(
     application_script: str, application: dict, status: str, message_part: str
@@ -316,65 +309,68 @@ def cronjob(status: dict | None = None, *, suspend: bool = False) -> dict:
 ACTIVE = [{"kind": "Job", "name": "metrics-server-check-29410385", "namespace": "kube-system"}]
 
 
+CRONJOB_CASES = [
+    # Not yet run: nothing known to be wrong, and the platform wave must not wait a schedule for it.
+    pytest.param(cronjob(), "Healthy", "not been scheduled", id="no-status"),
+    pytest.param(cronjob({}), "Healthy", "not been scheduled", id="empty-status"),
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED, "active": ACTIVE}),
+        "Progressing",
+        "no run has succeeded",
+        id="first-run-in-progress",
+    ),
+    # The case the built-in check reports Healthy: metrics-server broken from day one.
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED}),
+        "Degraded",
+        "no run has succeeded",
+        id="first-run-failed",
+    ),
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED, "active": []}),
+        "Degraded",
+        "no run has succeeded",
+        id="first-run-failed-empty-active",
+    ),
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:05:09Z"}),
+        "Healthy",
+        "succeeded",
+        id="last-run-succeeded",
+    ),
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z"}),
+        "Degraded",
+        "failed",
+        id="last-run-failed-after-a-success",
+    ),
+    pytest.param(
+        cronjob(
+            {
+                "lastScheduleTime": SCHEDULED,
+                "lastSuccessfulTime": "2026-11-30T13:00:08Z",
+                "active": ACTIVE,
+            }
+        ),
+        "Healthy",
+        "in progress",
+        id="run-in-progress-after-a-success",
+    ),
+    pytest.param(
+        cronjob({"lastScheduleTime": SCHEDULED}, suspend=True), "Suspended", "suspended", id="suspended"
+    ),
+    pytest.param(
+        cronjob({"lastScheduleTime": EARLIER, "lastSuccessfulTime": "2026-11-30T12:55:07Z"}),
+        "Degraded",
+        "12:55:07",
+        id="message-names-the-last-success",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("resource", "status", "message_part"),
-    [
-        # Not yet run: nothing known to be wrong, and the platform wave must not wait a schedule for it.
-        pytest.param(cronjob(), "Healthy", "not been scheduled", id="no-status"),
-        pytest.param(cronjob({}), "Healthy", "not been scheduled", id="empty-status"),
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED, "active": ACTIVE}),
-            "Progressing",
-            "no run has succeeded",
-            id="first-run-in-progress",
-        ),
-        # The case the built-in check reports Healthy: metrics-server broken from day one.
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED}),
-            "Degraded",
-            "no run has succeeded",
-            id="first-run-failed",
-        ),
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED, "active": []}),
-            "Degraded",
-            "no run has succeeded",
-            id="first-run-failed-empty-active",
-        ),
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:05:09Z"}),
-            "Healthy",
-            "succeeded",
-            id="last-run-succeeded",
-        ),
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z"}),
-            "Degraded",
-            "failed",
-            id="last-run-failed-after-a-success",
-        ),
-        pytest.param(
-            cronjob(
-                {
-                    "lastScheduleTime": SCHEDULED,
-                    "lastSuccessfulTime": "2026-11-30T13:00:08Z",
-                    "active": ACTIVE,
-                }
-            ),
-            "Healthy",
-            "in progress",
-            id="run-in-progress-after-a-success",
-        ),
-        pytest.param(
-            cronjob({"lastScheduleTime": SCHEDULED}, suspend=True), "Suspended", "suspended", id="suspended"
-        ),
-        pytest.param(
-            cronjob({"lastScheduleTime": EARLIER, "lastSuccessfulTime": "2026-11-30T12:55:07Z"}),
-            "Degraded",
-            "12:55:07",
-            id="message-names-the-last-success",
-        ),
-    ],
+    CRONJOB_CASES,
 )
 def test_a_cronjob_is_degraded_when_its_last_finished_run_failed(
     cronjob_script: str, resource: dict, status: str, message_part: str
