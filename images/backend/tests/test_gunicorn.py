@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -18,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from stockapi_testing import BACKEND, assert_conforms, wait_for
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+KUBECTL = Path(sys.executable).with_name("kubectl")
+QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9, "": 1}
 
 
 @dataclass
@@ -231,3 +236,59 @@ def test_raw_bytes_and_unknown_transfer_codings_get_json_errors_and_no_logged_er
         entry for entry in server.logs() if entry["level"] in ("error", "critical") or "exception" in entry
     ]
     assert problems == []
+
+
+def deployment_memory_limit() -> int:
+    """The backend container's memory limit in bytes, from apps/stock-app as kustomize renders it."""
+    rendered = subprocess.run(
+        [str(KUBECTL), "kustomize", str(BACKEND.parents[1] / "apps" / "stock-app")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    (limit,) = [
+        container["resources"]["limits"]["memory"]
+        for doc in yaml.safe_load_all(rendered)
+        if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"] == "stock-backend"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+    number, unit = re.fullmatch(r"(\d+)([KMG]i?|)", limit).groups()
+    return int(number) * QUANTITY_UNITS[unit]
+
+
+def rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024
+
+
+def test_many_distinct_keys_keep_master_and_workers_under_the_pods_memory_limit(servers, tmp_path):
+    """2,000 large answers (25 years of daily bars) through the default 2 workers and 64 MB caches.
+
+    Without the fixed mmap threshold in gunicorn.conf.py the workers' heaps fragment and grow far past the
+    cache bound (788 MB for master and workers after these keys, still rising; 862 MB after 3,000).
+    """
+    limit = deployment_memory_limit()
+    server = start_server(tmp_path, SAMPLE_LATENCY_MS="0")
+    servers.append(server)
+    first, keys = dt.date(1995, 1, 2), 2_000
+
+    def ask(i: int) -> int:
+        start = first + dt.timedelta(days=i)
+        request = urllib.request.Request(
+            f"{server.url}/api/stock?ticker=M{i % 20}&start={start}&end=2025-08-01",
+            headers={"Accept-Encoding": "gzip"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+            return response.status
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(ask, range(keys)))
+    assert statuses == [200] * keys
+    workers = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    total = rss_bytes(server.process.pid) + sum(rss_bytes(int(pid)) for pid in workers)
+    print(f"master + {len(workers)} workers: {total / 2**20:.0f} MiB of a {limit / 2**20:.0f} MiB limit")
+    assert total < 0.8 * limit, (
+        f"{total / 2**20:.0f} MiB is not under 80 % of the {limit / 2**20:.0f} MiB limit"
+    )
