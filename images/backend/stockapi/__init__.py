@@ -11,11 +11,12 @@ import typing
 if typing.TYPE_CHECKING:
     from flask import Flask
 
-    from stockapi.config import Settings
+    from stockapi.service import StockService
+    from stockapi.settings import Settings
 
 
-def create_app(settings: Settings | None = None, **services: typing.Any) -> Flask:
-    """Build the app; `settings` default to the environment, `services` override collaborators in tests."""
+def create_app(settings: Settings | None = None, *, service: StockService | None = None) -> Flask:
+    """Build the app; `settings` default to the environment, `service` replaces theirs (tests)."""
     from stockapi.app import build_app
 
-    return build_app(settings, **services)
+    return build_app(settings, service=service)

@@ -5,29 +5,28 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 from flask import Flask, Response, g, request
 
 from stockapi import metrics
-from stockapi.config import Settings
 from stockapi.errors import register_error_handlers
 from stockapi.fastpath import CacheHitFastPath
 from stockapi.routes import api, ops
 from stockapi.service import StockService, utc_today
+from stockapi.settings import Settings
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def build_app(settings: Settings | None = None, **services: Any) -> Flask:
+def build_app(settings: Settings | None = None, *, service: StockService | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     # Flask would answer OPTIONS itself with an empty text/html 200; this API serves no CORS preflight, so
     # OPTIONS gets the same JSON 405 as any other method a route does not take. Read when routes register.
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-    service = app.extensions["stockapi.service"] = services.get("service") or _service(settings)
+    service = app.extensions["stockapi.service"] = service or _service(settings)
     app.extensions["stockapi.openapi"] = json.dumps(yaml.safe_load(OPENAPI_PATH.read_text())).encode()
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)

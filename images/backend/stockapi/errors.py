@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import http
 import json
 import logging
 import math
-import socket
 
 from flask import Flask, Response, request
-from gunicorn.util import write_nonblock
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> object:
+    # gunicorn.conf.py still imports write_gunicorn_error from here; it lives beside the gunicorn logger now.
+    # Lazy, so this module does not import gunicorn, and module-level imports stay free of cycles.
+    if name == "write_gunicorn_error":
+        from stockapi.logs import write_gunicorn_error
+
+        return write_gunicorn_error
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ApiError(Exception):
@@ -61,26 +68,6 @@ def error_body(code: str, message: str) -> str:
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(error_body(code, message), status=status, headers=headers, mimetype="application/json")
-
-
-def write_gunicorn_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
-    """Replacement for gunicorn.util.write_error, which answers requests gunicorn itself rejects.
-
-    A request line over `limit_request_line`, oversized headers or a malformed request never reach Flask;
-    gunicorn would answer them with an HTML page. This sends the API's JSON error shape instead.
-
-    gunicorn 23 changes the status of some rejections but not the reason it starts from, "Bad Request": an
-    unknown Transfer-Encoding (`xchunked`) gets 501, which RFC 9112 section 6.1 asks for, with that
-    reason. The reason phrase and the error code therefore come from the status alone.
-    """
-    if status_int in http.HTTPStatus._value2member_map_:
-        reason = http.HTTPStatus(status_int).phrase
-    body = error_body(reason.lower().replace(" ", "_").replace("-", "_"), mesg or reason).encode()
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def register_error_handlers(app: Flask) -> None:

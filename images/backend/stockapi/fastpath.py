@@ -3,7 +3,7 @@
 Nearly every request under load is a hit, and for a hit Flask's request context, routing, hooks and
 Response object cost several times the work of the answer itself. Everything that is not a fresh hit
 (misses, errors, other paths) goes on to Flask unchanged; hits use the same query parser, cache and
-header logic (render.present) as the Flask route, so the two paths cannot drift apart.
+header logic (negotiate.answer) as the Flask route, so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from stockapi import metrics
+from stockapi.domain import StockQuery
 from stockapi.errors import ApiError
-from stockapi.render import present
+from stockapi.negotiate import answer, status_line
 from stockapi.service import StockService
-from stockapi.validation import StockQuery, parse_query_string
+from stockapi.validation import parse_query_string
 
 ROUTE = "/api/stock"
-REASONS = {200: "200 OK", 304: "304 Not Modified"}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -45,18 +45,18 @@ class CacheHitFastPath:
         started = time.perf_counter()
         query = _parse(environ.get("QUERY_STRING", ""), self.service.today())
         # Bad input and misses go to Flask, which answers errors with the error helper and fetches misses.
-        lookup = None if query is None else self.service.cache.peek(query)
+        lookup = None if query is None else self.service.peek(query)
         if lookup is None:
             return self.app(environ, start_response)
         metrics.HTTP_IN_FLIGHT.inc()
         try:
-            status, headers, body = present(
+            status, headers, body = answer(
                 lookup,
                 self.service.clock(),
                 environ.get("HTTP_IF_NONE_MATCH"),
                 environ.get("HTTP_ACCEPT_ENCODING"),
             )
-            start_response(REASONS[status], headers)
+            start_response(status_line(status), headers)
             metrics.observe_request(ROUTE, "GET", status, time.perf_counter() - started)
             return [body]
         finally:

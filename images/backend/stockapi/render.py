@@ -1,22 +1,18 @@
-"""The finished bytes of a 200 answer, built once per upstream fetch and then served from the cache."""
+"""The finished bytes of a 200 answer, built once per upstream fetch and then served from the cache.
+
+No HTTP here: which of these bytes a request gets, and with which status and headers, is negotiate.py's.
+"""
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import orjson
-from werkzeug.http import parse_accept_header, parse_etags
 
-from stockapi.config import STALE_IF_ERROR_S
+from stockapi.domain import StockQuery
 from stockapi.providers.base import Prices
-from stockapi.validation import StockQuery
-
-if TYPE_CHECKING:
-    from stockapi.cache import Lookup
 
 # Measured on the 15-year daily NVDA answer (217 kB): level 9 (Python's default) 80.4 kB in 25.7 ms of CPU,
 # 6 80.6 kB in 17.8 ms, 5 81.0 kB in 9.5 ms, 4 84.4 kB in 5.0 ms, 1 90.0 kB in 2.6 ms. Level 5 keeps the
@@ -60,35 +56,3 @@ def render(query: StockQuery, prices: Prices) -> Body:
     etag = hashlib.blake2b(plain, digest_size=12).hexdigest()
     # mtime=0 keeps the gzip bytes a function of the content alone.
     return Body(plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0), etag, prices.source)
-
-
-@functools.lru_cache(maxsize=256)
-def _accepts_gzip(accept_encoding: str) -> bool:
-    return parse_accept_header(accept_encoding)["gzip"] > 0
-
-
-def present(
-    lookup: Lookup, now: float, if_none_match: str | None, accept_encoding: str | None
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body of a cached 200 answer, negotiated for one request."""
-    entry = lookup.entry
-    body: Body = entry.value  # type: ignore[assignment]
-    stale = lookup.state.value == "STALE"
-    fresh_for = 0 if stale else max(0, int(entry.fresh_until - now))
-    headers = [
-        ("ETag", f'W/"{body.etag}"'),
-        ("Cache-Control", f"public, max-age={fresh_for}, stale-if-error={STALE_IF_ERROR_S}"),
-        ("Vary", "Accept-Encoding"),
-        ("X-Cache", lookup.state.value),
-        ("Age", str(max(0, int(now - entry.fetched_at)))),
-    ]
-    if if_none_match and parse_etags(if_none_match).contains_weak(body.etag):
-        return 304, headers, b""
-    headers.append(("Content-Type", "application/json"))
-    if accept_encoding and _accepts_gzip(accept_encoding):
-        headers.append(("Content-Encoding", "gzip"))
-        content = body.gzipped
-    else:
-        content = body.plain
-    headers.append(("Content-Length", str(len(content))))
-    return 200, headers, content

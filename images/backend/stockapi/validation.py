@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import MultiDict
 
+from stockapi.domain import StockQuery
 from stockapi.errors import InvalidParameterError
 
 INTERVALS = ("1d", "1wk", "1mo")
@@ -32,14 +32,6 @@ DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ASCII_WHITESPACE = " \t\n\r\f\v"
 MIN_DATE = dt.date(1900, 1, 1)
 DEFAULT_SPAN = dt.timedelta(days=365)
-
-
-@dataclass(frozen=True, slots=True)
-class StockQuery:
-    ticker: str
-    start: dt.date
-    end: dt.date  # inclusive
-    interval: str = "1d"
 
 
 def parse_query_string(raw: bytes, today: Callable[[], dt.date]) -> StockQuery:

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from stockapi_testing import OLD_RANGE, TODAY, ControlledProvider, build_app, wait_for
 from werkzeug.test import EnvironBuilder
 
-from stockapi import config
+from stockapi import policy
 from stockapi.cache import State
 from stockapi.errors import UpstreamUnavailableError
 from stockapi.service import StockService
@@ -71,7 +71,7 @@ def test_a_failed_fetch_is_shared_by_its_waiters_and_not_cached(provider, clock)
     assert len(provider.fetches) == 2
 
 
-@pytest.mark.parametrize(("query", "ttl"), [(OLD, config.TTL_HISTORICAL_S), (RECENT, config.TTL_RECENT_S)])
+@pytest.mark.parametrize(("query", "ttl"), [(OLD, policy.TTL_HISTORICAL_S), (RECENT, policy.TTL_RECENT_S)])
 def test_entries_expire_after_a_ttl_chosen_by_recency(provider, clock, query, ttl):
     service = service_for(provider, clock)
     assert service.lookup(query).state is State.MISS
@@ -84,16 +84,16 @@ def test_entries_expire_after_a_ttl_chosen_by_recency(provider, clock, query, tt
 
 def test_stale_answer_is_served_when_the_upstream_fails(client, provider, clock):
     fresh = client.get(f"/api/stock?{OLD_RANGE}")
-    clock.advance(config.TTL_HISTORICAL_S + 10)
+    clock.advance(policy.TTL_HISTORICAL_S + 10)
     provider.fail = UpstreamUnavailableError("rate limited", retry_after=60)
     stale = client.get(f"/api/stock?{OLD_RANGE}")
     assert stale.status_code == 200
     assert stale.headers["X-Cache"] == "STALE"
-    assert stale.headers["Age"] == str(config.TTL_HISTORICAL_S + 10)
+    assert stale.headers["Age"] == str(policy.TTL_HISTORICAL_S + 10)
     assert "max-age=0" in stale.headers["Cache-Control"]
     assert stale.get_data() == fresh.get_data()
     # Past the stale-if-error window the failure shows.
-    clock.advance(config.STALE_IF_ERROR_S)
+    clock.advance(policy.STALE_IF_ERROR_S)
     gone = client.get(f"/api/stock?{OLD_RANGE}")
     assert gone.status_code == 503
     assert gone.get_json()["error"]["code"] == "upstream_unavailable"
@@ -123,7 +123,7 @@ def test_after_a_failure_new_misses_skip_the_upstream_until_retry_after(client, 
 
 def test_steady_traffic_across_a_back_off_asks_the_upstream_again_when_it_ends(client, provider, clock):
     """10 requests a second on uncached keys for 95 s while the upstream is down, then it recovers."""
-    provider.fail = UpstreamUnavailableError("down", retry_after=config.UPSTREAM_BACKOFF_S)
+    provider.fail = UpstreamUnavailableError("down", retry_after=policy.UPSTREAM_BACKOFF_S)
     asked_at: list[float] = []
     provider.before_fetch = lambda: asked_at.append(clock.now)
     began = clock.now
@@ -134,13 +134,13 @@ def test_steady_traffic_across_a_back_off_asks_the_upstream_again_when_it_ends(c
         assert response.status_code == 503
         bodies.add(response.get_data())
         # Retry-After counts down to the real deadline: the last attempt plus its back-off.
-        deadline = asked_at[-1] + config.UPSTREAM_BACKOFF_S * 2 ** (len(asked_at) - 1)
+        deadline = asked_at[-1] + policy.UPSTREAM_BACKOFF_S * 2 ** (len(asked_at) - 1)
         assert int(response.headers["Retry-After"]) == max(1, math.ceil(deadline - clock.now))
     # Asked at once, again when the 30 s back-off ended, and again after the doubled 60 s one.
     assert [round(t - began, 1) for t in asked_at] == [0, 30, 90]
     assert len(bodies) == 2  # the provider's own failure, then one fixed refusal
     provider.fail = None
-    clock.now = asked_at[-1] + 4 * config.UPSTREAM_BACKOFF_S
+    clock.now = asked_at[-1] + 4 * policy.UPSTREAM_BACKOFF_S
     assert client.get("/api/stock?ticker=LATE").status_code == 200
     # A success ends the back-off at once: the next miss goes straight to the upstream.
     assert client.get("/api/stock?ticker=NEXT").status_code == 200
@@ -162,7 +162,7 @@ def test_repeated_failures_grow_the_back_off_up_to_a_cap_and_a_success_resets_it
         backoffs.append(refused.value.retry_after)
         clock.advance(refused.value.retry_after)
     assert backoffs == [30, 60, 120, 240, 300, 300, 300]
-    assert config.UPSTREAM_BACKOFF_MAX_S == 300
+    assert policy.UPSTREAM_BACKOFF_MAX_S == 300
     provider.fail = None
     assert service.lookup(StockQuery("UP", OLD.start, OLD.end)).state is State.MISS
     provider.fail = UpstreamUnavailableError("down", retry_after=30)
@@ -263,7 +263,7 @@ def test_unknown_tickers_are_cached_briefly(client, provider, clock):
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "unknown_ticker"
     assert len(provider.fetches) == 1
-    clock.advance(config.TTL_NEGATIVE_S)
+    clock.advance(policy.TTL_NEGATIVE_S)
     client.get("/api/stock?ticker=UNKNOWN")
     assert len(provider.fetches) == 2
 
@@ -338,7 +338,7 @@ def test_auto_mode_falls_back_to_labelled_sample_data(clock):
     assert response.get_json()["source"] == "sample"
     assert "max-age=60" in response.headers["Cache-Control"]
     # Once the fallback expires and Yahoo is back, Yahoo answers.
-    clock.advance(config.TTL_FALLBACK_S)
+    clock.advance(policy.TTL_FALLBACK_S)
     yahoo.fail = None
     assert client.get(f"/api/stock?{OLD_RANGE}").get_json()["source"] == "yahoo"
 
@@ -347,7 +347,7 @@ def test_auto_mode_prefers_stale_yahoo_data_to_sample_data(clock):
     yahoo, sample = ControlledProvider("yahoo"), ControlledProvider("sample")
     client = build_app(yahoo, sample, clock=clock).test_client()
     client.get(f"/api/stock?{OLD_RANGE}")
-    clock.advance(config.TTL_HISTORICAL_S)
+    clock.advance(policy.TTL_HISTORICAL_S)
     yahoo.fail = UpstreamUnavailableError("no network", retry_after=30)
     response = client.get(f"/api/stock?{OLD_RANGE}")
     assert response.headers["X-Cache"] == "STALE"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from stockapi.config import Settings
 from stockapi.providers.base import Prices, Provider
 from stockapi.providers.sample import SampleProvider
+from stockapi.settings import Settings
 
 __all__ = ["Prices", "Provider", "make_providers"]
 

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from stockapi.validation import StockQuery
+from stockapi.domain import StockQuery
 
 # Prices are sent with 6 significant digits: more than a chart or a daily return needs, and it keeps the
 # 15-year daily NVDA answer small (noise digits of adjusted prices do not compress).

@@ -18,9 +18,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from stockapi.domain import StockQuery
 from stockapi.errors import NotFoundError
 from stockapi.providers.base import Prices
-from stockapi.validation import StockQuery
 
 FIRST_DAY = dt.date(1970, 1, 1)
 LAST_DAY = dt.date(2099, 12, 31)

@@ -22,10 +22,10 @@ from yfinance.exceptions import (
     YFTickerMissingError,
 )
 
-from stockapi.config import UPSTREAM_BACKOFF_S, UPSTREAM_TIMEOUT_S
+from stockapi.domain import StockQuery
 from stockapi.errors import NotFoundError, UpstreamUnavailableError
+from stockapi.policy import UPSTREAM_BACKOFF_S, UPSTREAM_TIMEOUT_S
 from stockapi.providers.base import Prices
-from stockapi.validation import StockQuery
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from stockapi.errors import ApiError
-from stockapi.render import present
+from stockapi.negotiate import answer
 from stockapi.service import StockService
 from stockapi.validation import parse_query_string
 
@@ -17,9 +16,7 @@ def stock() -> Response:
     service: StockService = current_app.extensions["stockapi.service"]
     query = parse_query_string(request.query_string, service.today)
     lookup = service.lookup(query)
-    if isinstance(lookup.entry.value, ApiError):  # a cached "unknown ticker" / "no data"
-        raise lookup.entry.value
-    status, headers, body = present(
+    status, headers, body = answer(
         lookup, service.clock(), request.headers.get("If-None-Match"), request.headers.get("Accept-Encoding")
     )
     return Response(body, status=status, headers=headers)

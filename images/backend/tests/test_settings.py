@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stockapi import create_app
-from stockapi.config import Settings, SettingsError
+from stockapi.settings import Settings, SettingsError
 
 
 def test_defaults():
@@ -53,3 +53,9 @@ def test_auto_source_is_yahoo_with_a_sample_fallback(tmp_path):
     service = app.extensions["stockapi.service"]
     assert (service.primary.name, service.fallback.name) == ("yahoo", "sample")
     assert (tmp_path / "yf").is_dir()
+
+
+def test_create_app_rejects_a_misspelled_collaborator(tmp_path):
+    # With **services, `servce=` was silently ignored and the app quietly built its own service.
+    with pytest.raises(TypeError, match="servce"):
+        create_app(Settings(data_source="sample", yfinance_cache_dir=tmp_path / "yf"), servce=object())
