@@ -253,6 +253,35 @@ APPLICATION_CASES = [
         "",
         id="warnings-do-not-count",
     ),
+    # The root, seen by its own sync while that sync runs: waiting for itself would never end.
+    pytest.param(
+        {
+            **child({"health": {"status": "Healthy"}, "operationState": {"phase": "Running"}}),
+            "metadata": {
+                "name": "root",
+                "namespace": "argocd",
+                "annotations": {"argocd.argoproj.io/tracking-id": "root:argoproj.io/Application:argocd/root"},
+            },
+        },
+        "Healthy",
+        "manages itself",
+        id="self-managed-root-syncing",
+    ),
+    pytest.param(
+        {
+            **child({"health": {"status": "Healthy"}, "operationState": {"phase": "Running"}}),
+            "metadata": {
+                "name": "platform",
+                "namespace": "argocd",
+                "annotations": {
+                    "argocd.argoproj.io/tracking-id": "root:argoproj.io/Application:argocd/platform"
+                },
+            },
+        },
+        "Progressing",
+        "sync Running",
+        id="child-managed-by-root-syncing",
+    ),
 ]
 
 
