@@ -594,7 +594,21 @@ def bring_up(tools: Tools, state: dict) -> dict:
         doc for path in [*crd_sources, *argocd_crds] for doc in yaml.safe_load_all(path.read_text()) if doc
     ]
     kubectl.apply(crds)
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    names = {doc["metadata"]["name"] for doc in crds}
+
+    def established() -> bool:
+        items = json.loads(kubectl("get", "crd", "-o", "json"))["items"]
+        ready = {
+            crd["metadata"]["name"]
+            for crd in items
+            if any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in crd["status"].get("conditions") or []
+            )
+        }
+        return names <= ready
+
+    wait_for("the CRDs established", established, 60)
     wait_for(
         "namespace default",
         lambda: kubectl("get", "serviceaccount", "default", "-n", "default", check=False),
@@ -607,10 +621,12 @@ def bring_up(tools: Tools, state: dict) -> dict:
     argocd_cmd = tools.bin_dir("argocd") / "cmd"
     for name in ("argocd", "argocd-server", "argocd-application-controller", "argocd-repo-server"):
         (argocd_bin / name).symlink_to(argocd_cmd)
-    for name in ("kustomize",):
-        (argocd_bin / name).symlink_to(tools.bin_dir("kustomize") / name)
-    for name in ("kubectl",):
-        (argocd_bin / name).symlink_to(k8s / name)
+    (argocd_bin / "kustomize").symlink_to(tools.bin_dir("kustomize") / "kustomize")
+    (argocd_bin / "kubectl").symlink_to(k8s / "kubectl")
+    # The helper scripts Argo CD's image puts on PATH (its Dockerfile); the repo-server runs them.
+    for script in ("git-verify-wrapper.sh", "gpg-wrapper.sh", "git-ask-pass.sh"):
+        shutil.copyfile(argocd_dir / "hack" / script, argocd_bin / script)
+        (argocd_bin / script).chmod(0o755)
     data = STATE / "argocd"
     for sub in ("tls", "ssh", "gpg/keys", "gpg/source", "tmp", "home"):
         (data / sub).mkdir(parents=True)
@@ -636,7 +652,11 @@ def bring_up(tools: Tools, state: dict) -> dict:
     redis_address = f"127.0.0.1:{ports['redis']}"
     repo_server = start(state, "argocd-repo-server", [
         str(argocd_bin / "argocd-repo-server"), f"--port={ports['repo-server']}", f"--redis={redis_address}",
-        f"--metrics-port={ports['repo-metrics']}", "--disable-tls", "--address=127.0.0.1",
+        f"--metrics-port={ports['repo-metrics']}", "--disable-tls", "--client-ca-path=",
+        "--address=127.0.0.1",
+        # How long the repo-server trusts its last look at a branch; with the default (3 min) a push
+        # would wait minutes whatever the controller's resync.
+        f"--revision-cache-expiration={APP_RESYNC_SECONDS}s",
         "--metrics-address=127.0.0.1",
     ], [ports["repo-server"], ports["repo-metrics"]], env=argocd_env)  # fmt: skip
     wait_for("argocd-repo-server", lambda: port_open(ports["repo-server"]), 120, process=repo_server)
@@ -782,8 +802,8 @@ The cluster runs. Use it with:
   export KUBECONFIG={info["kubeconfig"]}
   {info["kubectl"]} get nodes,applications -A
   {info["argocd"]} login {info["argocd_server"]} --plaintext --username admin \\
-      --password "$({info["kubectl"]} -n argocd get secret argocd-initial-admin-secret \
-                   -o jsonpath='{{.data.password}}' | base64 -d)"
+      --password "$({info["kubectl"]} -n argocd get secret argocd-initial-admin-secret \\
+      -o jsonpath='{{.data.password}}' | base64 -d)"
   {info["argocd"]} app list
 
 Argo CD pulls from {info["repo_url"]}; commit in {info["work_repo"]} and `git push` to change the cluster.
