@@ -30,6 +30,7 @@ from pathlib import Path
 import hcl2
 
 from tools.gotools import Builder, ToolError, cache_root, locked
+from tools.pins import string
 
 REPO = Path(__file__).resolve().parent.parent
 TERRAFORM = [sys.executable, str(REPO / "tools" / "terraform.py")]
@@ -62,12 +63,6 @@ def goos_goarch() -> str:
     return f"{platform.system().lower()}_{machine}"
 
 
-def unquote(value: object) -> object:
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
 def required_providers(module: Path) -> dict[str, str]:
     """{source: exact version} from the module's required_providers; a range is an error."""
     found: dict[str, str] = {}
@@ -83,10 +78,8 @@ def required_providers(module: Path) -> dict[str, str]:
                         continue
                     if not isinstance(spec, dict):
                         raise CheckError(f"{path}: provider {name} must be {{ source = …, version = … }}")
-                    source = str(unquote(spec.get("source", f"hashicorp/{name}"))).removeprefix(
-                        f"{REGISTRY}/"
-                    )
-                    version = str(unquote(spec.get("version", "")))
+                    source = str(string(spec.get("source", f"hashicorp/{name}"))).removeprefix(f"{REGISTRY}/")
+                    version = str(string(spec.get("version", "")))
                     if not version.replace(".", "").isdigit():
                         raise CheckError(
                             f"{path}: provider {name} must pin one exact version, not {version!r}"

@@ -25,8 +25,11 @@ from tools.gitops.validate import (
     validate_cluster,
     validate_resource,
 )
+from tools.pins import pinned
 
-VERSION = "1.35.0"
+# The Kubernetes minor the manifests are validated against, worked out here from the K3s pin independently of
+# kubernetes_version() (v1.35.8+k3s1 -> 1.35.0).
+VERSION = ".".join(pinned("k3s_version").removeprefix("v").split(".")[:2]) + ".0"
 SCHEMA_FILES = sorted(SCHEMA_DIR.rglob("*.json"))
 
 
@@ -191,9 +194,18 @@ def test_kubernetes_version_comes_from_the_k3s_pin():
     assert kubernetes_version(REPO_ROOT) == VERSION
 
 
+def pinned_default(tree: Path) -> str:
+    return f'default     = "{pinned("k3s_version", tree)}"'
+
+
 def test_kubernetes_version_follows_a_k3s_upgrade(tree):
-    edit(tree / "terraform/variables.tf", 'default     = "v1.35.8+k3s1"', 'default     = "v1.36.2+k3s1"')
-    assert kubernetes_version(tree) == "1.36.0"
+    major, minor, _ = kubernetes_version(tree).split(".")
+    edit(
+        tree / "terraform/variables.tf",
+        pinned_default(tree),
+        f'default     = "v{major}.{int(minor) + 1}.2+k3s1"',
+    )
+    assert kubernetes_version(tree) == f"{major}.{int(minor) + 1}.0"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +213,7 @@ def test_kubernetes_version_follows_a_k3s_upgrade(tree):
     [('"stable"', "is not like v1.35.8"), ('"v1.35.8"', "is not like v1.35.8")],
 )
 def test_a_k3s_channel_instead_of_a_version_is_refused(tree, default, message):
-    edit(tree / "terraform/variables.tf", 'default     = "v1.35.8+k3s1"', f"default     = {default}")
+    edit(tree / "terraform/variables.tf", pinned_default(tree), f"default     = {default}")
     with pytest.raises(RenderError, match=message):
         kubernetes_version(tree)
 

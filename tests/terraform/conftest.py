@@ -17,14 +17,16 @@ GIT_SOURCE = REPO / "clusters/components/git-source/git-source.yaml"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-# What the root module feeds the cloud-init module, with the repository's real clusters/ files.
+from tools.pins import pinned  # noqa: E402
+
+# What the root module feeds the cloud-init module, with the repository's real clusters/ files and pins.
 RENDER_INPUTS = {
-    "k3s_version": "v1.35.8+k3s1",
+    "k3s_version": pinned("k3s_version"),
     "server_private_ip": "192.168.42.10",
     "server_public_ip": "203.0.113.10",
     "cluster_token": "ServerToken0123456789abcdefghijklmnopqrstuv",
     "agent_token": "AgentToken0123456789abcdefghijklmnopqrstuvw",
-    "argocd_chart_version": "10.9.3",
+    "argocd_chart_version": pinned("argocd_chart_version"),
 }
 
 

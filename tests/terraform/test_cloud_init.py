@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from .conftest import CLOUD_INIT_MODULE, RENDER_INPUTS
 ROLES = ["server", "agent"]
 NOVA_USER_DATA_LIMIT = 65535
 INSTALL_SCRIPT = CLOUD_INIT_MODULE / "files" / "install-k3s.sh"
+K3S = RENDER_INPUTS["k3s_version"]
 
 
 def cloud_config(rendered: dict[str, str], role: str) -> dict:
@@ -142,7 +144,7 @@ def test_install_script_fetches_the_tagged_installer_and_passes_the_version(
 ) -> None:
     env = {**os.environ, "PATH": fake_network["PATH"]}
     run = subprocess.run(
-        ["bash", str(INSTALL_SCRIPT), "agent", "v1.35.8+k3s1"],
+        ["bash", str(INSTALL_SCRIPT), "agent", K3S],
         env=env,
         capture_output=True,
         text=True,
@@ -150,13 +152,13 @@ def test_install_script_fetches_the_tagged_installer_and_passes_the_version(
     )
     assert run.returncode == 0, run.stderr
     assert Path(fake_network["RECORD"]).read_text().splitlines() == [
-        "url=https://raw.githubusercontent.com/k3s-io/k3s/v1.35.8%2Bk3s1/install.sh",
-        "version=v1.35.8+k3s1 exec=agent",
+        f"url=https://raw.githubusercontent.com/k3s-io/k3s/{quote(K3S)}/install.sh",
+        f"version={K3S} exec=agent",
     ]
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["server"], ["worker", "v1.35.8+k3s1"], ["server", "latest"], ["server", "v1.35.8"]]
+    "args", [[], ["server"], ["worker", K3S], ["server", "latest"], ["server", K3S.partition("+")[0]]]
 )
 def test_install_script_refuses_bad_arguments_before_touching_the_network(
     fake_network: dict[str, str], args: list[str]

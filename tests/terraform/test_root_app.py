@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import hcl2
 import pytest
 import yaml
 
 from tools.gitops.render import render_cluster
 from tools.gitops.validate import validate_crd
+from tools.pins import declared_variables
 
 from .conftest import CLOUD_INIT_MODULE, GIT_SOURCE, REPO, TERRAFORM_DIR, plan_cloud_init
 
@@ -42,10 +42,6 @@ def test_root_app_pulls_from_git_source(rendered: dict) -> None:
     data = yaml.safe_load(GIT_SOURCE.read_text())["data"]
     source = rendered["root_application"]["spec"]["source"]
     assert (source["repoURL"], source["targetRevision"]) == (data["repoURL"], data["targetRevision"])
-
-
-def declared_variables(path: Path) -> set[str]:
-    return {name.strip('"') for block in hcl2.loads(path.read_text()).get("variable", []) for name in block}
 
 
 @pytest.mark.parametrize("variables_tf", [TERRAFORM_DIR / "variables.tf", CLOUD_INIT_MODULE / "variables.tf"])

@@ -28,7 +28,6 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-import hcl2
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -37,42 +36,28 @@ from tools.gitops.checks import run_checks
 from tools.gitops.kube_schemas import TEMPLATE, SchemaError, schema_root
 from tools.gitops.render import RenderError, Rendering, describe, render_cluster, write_apps
 from tools.gotools import Builder, ToolError
+from tools.pins import ROOT_VARIABLES, HclError, pinned
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 # kubeconform resolves the relative CRD -schema-location (tools/gitops/schemas/...) from here: the
 # checkout this validator belongs to, whichever tree it validates.
 TOOL_ROOT = SCHEMA_DIR.parents[2]
-TERRAFORM_VARIABLES = Path("terraform/variables.tf")
 K3S_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s\d+$")
 # HelmChartConfigs whose valuesContent has a schema: (namespace, name) -> schema file under schemas/.
 VALUES_SCHEMAS = {("kube-system", "traefik"): "values/traefik.json"}
 
 
-def unquote(value: object) -> object:
-    """python-hcl2 keeps the quotes of string literals (`"v1.35.8+k3s1"`); drop them."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
 def kubernetes_version(repo_root: Path) -> str:
     """`1.35.0` from `k3s_version`'s default `v1.35.8+k3s1`: validate against the cluster's minor."""
-    path = repo_root / TERRAFORM_VARIABLES
     try:
-        variables = hcl2.loads(path.read_text()).get("variable", [])
-    except OSError as error:
-        raise RenderError(f"cannot read {path}: {error}") from error
-    except Exception as error:  # python-hcl2 raises lark's exceptions for syntax errors
-        raise RenderError(f"cannot parse {path}: {error}") from error
-    for block in variables:
-        for name, body in block.items():
-            if unquote(name) == "k3s_version":
-                default = unquote(body.get("default"))
-                match = K3S_VERSION.match(default) if isinstance(default, str) else None
-                if not match:
-                    raise RenderError(f"{path}: k3s_version default {default!r} is not like v1.35.8+k3s1")
-                return f"{match[1]}.{match[2]}.0"
-    raise RenderError(f"{path} declares no variable k3s_version")
+        default = pinned("k3s_version", repo_root)
+    except HclError as error:
+        raise RenderError(str(error)) from error
+    match = K3S_VERSION.match(default)
+    if not match:
+        path = repo_root / ROOT_VARIABLES
+        raise RenderError(f"{path}: k3s_version default {default!r} is not like v1.35.8+k3s1")
+    return f"{match[1]}.{match[2]}.0"
 
 
 @cache

@@ -1,13 +1,15 @@
 # Offline tests of the cloud-init the cluster boots from: `python tools/terraform.py -chdir=<this module> test`.
 # Every run only plans; this module has no provider and creates nothing.
 
+# Example versions, not the cluster's: the module takes any exact release, and the cluster's pins live only in
+# terraform/variables.tf (tests/tools/test_pins.py), so bumping them never touches this file.
 variables {
-  k3s_version          = "v1.35.8+k3s1"
+  k3s_version          = "v1.30.0+k3s9"
   server_private_ip    = "192.168.42.10"
   server_public_ip     = "203.0.113.10"
   cluster_token        = "ServerToken0123456789abcdefghijklmnopqrstuv"
   agent_token          = "AgentToken0123456789abcdefghijklmnopqrstuvw"
-  argocd_chart_version = "10.9.3"
+  argocd_chart_version = "1.2.3"
   root_app_manifest    = <<-EOT
     apiVersion: argoproj.io/v1alpha1
     kind: Application
@@ -45,7 +47,7 @@ run "server_installs_the_pinned_k3s_with_its_config_file" {
   command = plan
 
   assert {
-    condition     = yamldecode(output.server_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "server", "v1.35.8+k3s1"]]
+    condition     = yamldecode(output.server_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "server", "v1.30.0+k3s9"]]
     error_message = "The server must install exactly the pinned K3s release as a server."
   }
   assert {
@@ -107,7 +109,7 @@ run "agents_join_with_the_agent_token_and_the_worker_label" {
     error_message = "Agents must register with nodepool=worker (the app's nodeSelector)."
   }
   assert {
-    condition     = yamldecode(output.agent_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "agent", "v1.35.8+k3s1"]]
+    condition     = yamldecode(output.agent_cloud_config).runcmd == [["/usr/local/sbin/install-k3s", "agent", "v1.30.0+k3s9"]]
     error_message = "Agents must install exactly the pinned K3s release as agents."
   }
   assert {
@@ -123,7 +125,7 @@ run "server_installs_the_pinned_argocd_chart" {
     condition = (
       output.argocd_helmchart.kind == "HelmChart" &&
       output.argocd_helmchart.spec.chart == "argo-cd" &&
-      output.argocd_helmchart.spec.version == "10.9.3" &&
+      output.argocd_helmchart.spec.version == "1.2.3" &&
       output.argocd_helmchart.spec.repo == "https://argoproj.github.io/argo-helm" &&
       output.argocd_helmchart.spec.targetNamespace == "argocd"
     )

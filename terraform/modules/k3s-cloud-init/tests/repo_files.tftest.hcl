@@ -1,13 +1,15 @@
 # The module fed with this repository's real clusters/ files, the way the root module feeds it.
 # Paths are relative to this module's folder (terraform test runs there).
 
+# Example versions, not the cluster's: the module takes any exact release, and the cluster's pins live only in
+# terraform/variables.tf (tests/tools/test_pins.py), so bumping them never touches this file.
 variables {
-  k3s_version          = "v1.35.8+k3s1"
+  k3s_version          = "v1.30.0+k3s9"
   server_private_ip    = "192.168.42.10"
   server_public_ip     = "203.0.113.10"
   cluster_token        = "ServerToken0123456789abcdefghijklmnopqrstuv"
   agent_token          = "AgentToken0123456789abcdefghijklmnopqrstuvw"
-  argocd_chart_version = "10.9.3"
+  argocd_chart_version = "1.2.3"
   root_app_manifest    = file("../../../clusters/prod/root-app.yaml")
   git_source_manifest  = file("../../../clusters/components/git-source/git-source.yaml")
 }
