@@ -24,7 +24,7 @@ class HclError(Exception):
 
 
 def string(value: object) -> object:
-    """`"v1.35.8+k3s1"` as python-hcl2 returns it -> `v1.35.8+k3s1`; anything else unchanged."""
+    """`"v1.2.3+k3s1"` as python-hcl2 returns it -> `v1.2.3+k3s1`; anything else unchanged."""
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1]
     return value
