@@ -26,6 +26,7 @@ include $(sort $(wildcard mk/*.mk))
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
+	@printf '  \033[36m%-16s\033[0m %s\n' 'check-<group>' 'Run one check group; make test runs them all: $(CHECKS)'
 
 # The dev environment is rebuilt whenever a requirements file changes.
 REQUIREMENTS := requirements-dev.txt $(wildcard images/*/requirements.txt)

@@ -3,14 +3,15 @@
 CHECKS += backend
 
 BACKEND_DIR := images/backend
-PORT ?= 5000
+# BACKEND_PORT, like make run's and FRONTEND_PORT; gunicorn itself reads PORT (gunicorn.conf.py).
+BACKEND_PORT ?= 5000
 STOCK_DATA_SOURCE ?= auto
-LOADTEST_URL ?= http://127.0.0.1:$(PORT)/api/stock?ticker=NVDA&start=2010-01-01&end=2025-08-01
+LOADTEST_URL ?= http://127.0.0.1:$(BACKEND_PORT)/api/stock?ticker=NVDA&start=2010-01-01&end=2025-08-01
 
 .PHONY: backend bench loadtest backend-lock check-backend
 
-backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$PORT (5000) in the foreground; STOCK_DATA_SOURCE=auto unless set
-	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
+backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$BACKEND_PORT (5000) in the foreground; STOCK_DATA_SOURCE=auto unless set
+	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(BACKEND_PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
 		exec $(BIN)/gunicorn --config gunicorn.conf.py
 
 bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load and distinct keys; tables in .out/bench/

@@ -35,7 +35,7 @@ class Tier:
 def tiers(backend_port: int, frontend_port: int) -> tuple[Tier, ...]:
     backend_url = f"http://127.0.0.1:{backend_port}"
     return (
-        Tier("backend", "backend", backend_url, "/readyz", (f"PORT={backend_port}",)),
+        Tier("backend", "backend", backend_url, "/readyz", (f"BACKEND_PORT={backend_port}",)),
         Tier(
             "frontend",
             "frontend",
