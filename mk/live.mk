@@ -15,4 +15,4 @@ cluster-status: $(VENV)/.stamp ## Which processes of the local cluster run
 live: $(VENV)/.stamp check-live ## Bring a cluster up, run the live scenarios (tests/live), tear it down
 
 check-live:
-	$(BIN)/pytest -q -p no:cacheprovider -s tests/live
+	$(BIN)/pytest -q -p no:cacheprovider -s --timeout=1800 tests/live

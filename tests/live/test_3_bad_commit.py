@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ SYNC_TIMEOUT = 240
 
 
 def backend_state(live: Live) -> tuple[str, list[str], set[str]]:
+    """The backend Deployment's pod template (its version), its images, and the UIDs of its Ready pods."""
     deployment = live.get("deployment", "stock-backend", "-n", NAMESPACE)
     images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
     pods = live.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=stock-backend")["items"]
@@ -23,7 +25,9 @@ def backend_state(live: Live) -> tuple[str, list[str], set[str]]:
         for p in pods
         if {c["type"]: c["status"] for c in p["status"].get("conditions", [])}.get("Ready") == "True"
     }
-    return deployment["metadata"]["generation"], images, ready
+    # The template, not the generation: the HPA may change replicas, which is not a new version.
+    template = json.dumps(deployment["spec"]["template"], sort_keys=True)
+    return template, images, ready
 
 
 def push(live: Live, message: str) -> str:
@@ -71,7 +75,7 @@ def test_rejected_commit_fails_the_sync_keeps_the_app_and_revert_heals(
     print(f"Argo CD: {message}")
     after = backend_state(live)
     assert after[:2] == before[:2], (
-        f"the backend Deployment changed under a failed sync: {before[:2]} -> {after[:2]}"
+        f"the backend's pod template changed under a failed sync: {before[1]} -> {after[1]}"
     )
     assert before[2] <= after[2], f"Ready backend pods were lost: {sorted(before[2] - after[2])}"
     live_port = live.get("service", "stock-backend", "-n", NAMESPACE)["spec"]["ports"][0]
