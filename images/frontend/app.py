@@ -13,7 +13,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from stockui import charts, figures
+from stockui import analytics, charts
 from stockui.cache import FIGURES, HISTORIES
 from stockui.cache import TTL as CACHE_TTL
 from stockui.client import (
@@ -87,7 +87,7 @@ def prices_csv(
         ]
         for ticker in tickers
     }
-    return figures.prices_table(shown).to_csv(index=False, date_format="%Y-%m-%d")
+    return analytics.prices_table(shown).to_csv(index=False, date_format="%Y-%m-%d")
 
 
 today = dt.date.today()
@@ -193,7 +193,7 @@ start, end = view.date_range(today)
 # One ticker with moving averages: fetch earlier bars too, so each average is defined from the first bar.
 fetch_start = start
 if len(tickers) == 1 and view.moving_averages:
-    fetch_start = max(EARLIEST, figures.warmup_start(start, max(view.moving_averages), interval))
+    fetch_start = max(EARLIEST, analytics.warmup_start(start, max(view.moving_averages), interval))
 
 histories: dict[str, PriceHistory] = {}
 # Tickers passed parse_tickers' pattern, but every outside value goes through escape() all the same.
@@ -230,7 +230,7 @@ if any(histories[ticker].is_sample for ticker in shown):
     )
 
 # --- Figures and chart
-stats = [figures.ticker_figures(ticker, prices["close"], interval) for ticker, prices in shown.items()]
+stats = [analytics.ticker_figures(ticker, prices["close"], interval) for ticker, prices in shown.items()]
 chart_tab, data_tab = st.tabs([":material/show_chart: Chart", ":material/table: Data"])
 with chart_tab:
     if len(shown) == 1:
@@ -293,7 +293,7 @@ with chart_tab:
     st.plotly_chart(figure, config={"displaylogo": False})
     if len(shown) > 1:
         st.dataframe(
-            figures.figures_table(stats),
+            analytics.figures_table(stats),
             column_config={
                 "last_close": st.column_config.NumberColumn("Last close", format="%.2f"),
                 # Percent, with the single-ticker metrics' precision.
@@ -308,8 +308,8 @@ with chart_tab:
         )
 
 with data_tab:
-    table = figures.prices_table(shown)
-    price_format = f"%.{figures.price_decimals(table)}f"
+    table = analytics.prices_table(shown)
+    price_format = f"%.{analytics.price_decimals(table)}f"
     st.dataframe(
         table,
         hide_index=True,

@@ -1,4 +1,4 @@
-"""Per-ticker figures computed from a close-price series (indexed by date). Pure functions, no Streamlit.
+"""Per-ticker statistics from a close-price series (indexed by date). Pure functions, no Streamlit.
 
 Conventions: returns are simple returns between consecutive bars; volatility is the sample standard
 deviation (ddof=1) of log returns scaled by the square root of bars per year; CAGR uses calendar time

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from stockui import figures
+from stockui import analytics
 
 UP_COLOUR = "#26a69a"
 DOWN_COLOUR = "#ef5350"
@@ -44,7 +44,7 @@ def drawable_interval(prices: pd.DataFrame, interval: str) -> str:
     if len(prices) <= MAX_DRAWN_BARS:
         return interval
     for coarser in COARSER[interval]:
-        if len(figures.resample(prices, coarser)) <= MAX_DRAWN_BARS:
+        if len(analytics.resample(prices, coarser)) <= MAX_DRAWN_BARS:
             return coarser
     return COARSER[interval][-1] if COARSER[interval] else interval
 
@@ -66,13 +66,13 @@ def price_figure(
     `draw_interval` the bars are aggregated for drawing; the averages stay those of `interval` bars (a
     200-day average remains one), sampled at the end of each drawn bar.
     """
-    averages = {window: figures.sma(prices["close"], window) for window in moving_averages}
+    averages = {window: analytics.sma(prices["close"], window) for window in moving_averages}
     if visible_from is not None:
         prices = prices.loc[visible_from:]
         averages = {window: series.loc[visible_from:] for window, series in averages.items()}
     if draw_interval and draw_interval != interval:
-        prices = figures.resample(prices, draw_interval)
-        rule = figures.RESAMPLE_RULES[draw_interval]
+        prices = analytics.resample(prices, draw_interval)
+        rule = analytics.RESAMPLE_RULES[draw_interval]
         averages = {
             window: series.resample(rule, closed="left", label="left").last().reindex(prices.index)
             for window, series in averages.items()
@@ -141,7 +141,7 @@ def comparison_figure(
     """All tickers rebased to their first close in the period, on one axis."""
     fig = go.Figure()
     for number, (ticker, close) in enumerate(closes.items()):
-        rebased = figures.normalise(close, mode)
+        rebased = analytics.normalise(close, mode)
         fig.add_trace(
             go.Scatter(
                 x=rebased.index,

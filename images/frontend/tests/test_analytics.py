@@ -1,4 +1,4 @@
-"""The per-ticker figures against values worked out by hand."""
+"""The per-ticker key figures (stockui/analytics.py) against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from stockui import figures
+from stockui import analytics
 
 
 def series(values, start="2024-01-01", freq="D") -> pd.Series:
@@ -20,31 +20,31 @@ PRICES = series([100, 110, 99, 121])
 
 
 def test_last_close_and_change_over_the_period():
-    assert figures.last_close(PRICES) == 121
-    assert figures.period_change(PRICES) == pytest.approx(0.21)
+    assert analytics.last_close(PRICES) == 121
+    assert analytics.period_change(PRICES) == pytest.approx(0.21)
 
 
 def test_max_drawdown_is_the_deepest_fall_from_a_running_peak():
-    assert figures.drawdown(PRICES).tolist() == pytest.approx([0, 0, -0.1, 0])
-    assert figures.max_drawdown(PRICES) == pytest.approx(-0.1)
-    assert figures.max_drawdown(series([1, 2, 3])) == 0
+    assert analytics.drawdown(PRICES).tolist() == pytest.approx([0, 0, -0.1, 0])
+    assert analytics.max_drawdown(PRICES) == pytest.approx(-0.1)
+    assert analytics.max_drawdown(series([1, 2, 3])) == 0
 
 
 def test_max_drawdown_over_two_dips_takes_the_deeper_one():
     # peak 200, trough 120: -40 %; later peak 300, trough 240: -20 %
-    assert figures.max_drawdown(series([100, 200, 120, 300, 240, 310])) == pytest.approx(-0.4)
+    assert analytics.max_drawdown(series([100, 200, 120, 300, 240, 310])) == pytest.approx(-0.4)
 
 
 def test_cagr_over_exactly_four_years():
     # 2020-01-01 .. 2024-01-01 is 1461 days = 4 * 365.25; 1.1 ** 4 = 1.4641
     close = pd.Series([100.0, 146.41], index=pd.to_datetime(["2020-01-01", "2024-01-01"]))
-    assert figures.cagr(close) == pytest.approx(0.10)
+    assert analytics.cagr(close) == pytest.approx(0.10)
 
 
 def test_cagr_of_a_halving_over_one_year_and_a_quarter():
     close = pd.Series([100.0, 50.0], index=pd.to_datetime(["2020-01-01", "2021-04-01"]))
     years = 456 / 365.25
-    assert figures.cagr(close) == pytest.approx(0.5 ** (1 / years) - 1)
+    assert analytics.cagr(close) == pytest.approx(0.5 ** (1 / years) - 1)
 
 
 def test_volatility_of_alternating_log_returns():
@@ -52,54 +52,54 @@ def test_volatility_of_alternating_log_returns():
     up = 100 * math.exp(0.01)
     close = series([100, up, 100, up, 100])
     daily = 0.01 * math.sqrt(4 / 3)
-    assert figures.annualised_volatility(close, "1d") == pytest.approx(daily * math.sqrt(252))
-    assert figures.annualised_volatility(close, "1wk") == pytest.approx(daily * math.sqrt(52))
-    assert figures.annualised_volatility(close, "1mo") == pytest.approx(daily * math.sqrt(12))
+    assert analytics.annualised_volatility(close, "1d") == pytest.approx(daily * math.sqrt(252))
+    assert analytics.annualised_volatility(close, "1wk") == pytest.approx(daily * math.sqrt(52))
+    assert analytics.annualised_volatility(close, "1mo") == pytest.approx(daily * math.sqrt(12))
 
 
 def test_a_constant_price_has_no_volatility():
-    assert figures.annualised_volatility(series([50] * 10)) == 0
+    assert analytics.annualised_volatility(series([50] * 10)) == 0
 
 
 def test_normalise_to_an_index_or_a_percent_change():
-    assert figures.normalise(PRICES, "index").tolist() == pytest.approx([100, 110, 99, 121])
-    assert figures.normalise(series([50, 75, 25]), "index").tolist() == pytest.approx([100, 150, 50])
-    assert figures.normalise(series([50, 75, 25]), "percent").tolist() == pytest.approx([0, 50, -50])
+    assert analytics.normalise(PRICES, "index").tolist() == pytest.approx([100, 110, 99, 121])
+    assert analytics.normalise(series([50, 75, 25]), "index").tolist() == pytest.approx([100, 150, 50])
+    assert analytics.normalise(series([50, 75, 25]), "percent").tolist() == pytest.approx([0, 50, -50])
     with pytest.raises(ValueError, match="unknown normalisation"):
-        figures.normalise(PRICES, "log")
+        analytics.normalise(PRICES, "log")
 
 
 def test_normalise_starts_at_the_first_known_price():
-    assert figures.normalise(series([math.nan, 20, 30]), "index").tolist() == pytest.approx([100, 150])
+    assert analytics.normalise(series([math.nan, 20, 30]), "index").tolist() == pytest.approx([100, 150])
 
 
 def test_sma_is_undefined_until_the_window_is_full():
-    result = figures.sma(series([1, 2, 3, 4, 5]), 3)
+    result = analytics.sma(series([1, 2, 3, 4, 5]), 3)
     assert result.isna().tolist() == [True, True, False, False, False]
     assert result.dropna().tolist() == pytest.approx([2, 3, 4])
 
 
 def test_figures_of_too_short_series_are_nan_not_errors():
     one = series([100])
-    assert figures.last_close(one) == 100
-    assert math.isnan(figures.period_change(one))
-    assert math.isnan(figures.cagr(one))
-    assert math.isnan(figures.annualised_volatility(series([100, 101])))
-    assert math.isnan(figures.last_close(series([])))
+    assert analytics.last_close(one) == 100
+    assert math.isnan(analytics.period_change(one))
+    assert math.isnan(analytics.cagr(one))
+    assert math.isnan(analytics.annualised_volatility(series([100, 101])))
+    assert math.isnan(analytics.last_close(series([])))
 
 
 def test_warmup_start_leaves_room_for_the_moving_average():
     start = dt.date(2024, 6, 3)
-    warm = figures.warmup_start(start, 200, "1d")
+    warm = analytics.warmup_start(start, 200, "1d")
     trading_days = len(pd.bdate_range(warm, start)) - 1
     assert trading_days >= 200 + 10  # a full window plus a generous allowance for holidays
-    assert figures.warmup_start(start, 20, "1wk") <= start - dt.timedelta(weeks=20)
-    assert figures.warmup_start(start, 12, "1mo") <= dt.date(2023, 6, 1)
+    assert analytics.warmup_start(start, 20, "1wk") <= start - dt.timedelta(weeks=20)
+    assert analytics.warmup_start(start, 12, "1mo") <= dt.date(2023, 6, 1)
 
 
 def test_figures_table_has_one_row_per_ticker():
-    rows = [figures.ticker_figures("AAA", PRICES), figures.ticker_figures("BBB", series([10, 5]))]
-    table = figures.figures_table(rows)
+    rows = [analytics.ticker_figures("AAA", PRICES), analytics.ticker_figures("BBB", series([10, 5]))]
+    table = analytics.figures_table(rows)
     assert table.index.tolist() == ["AAA", "BBB"]
     assert table.loc["AAA", "max_drawdown"] == pytest.approx(-10)  # percent, for the table's format
     assert table.loc["BBB", "change"] == pytest.approx(-50)
@@ -119,10 +119,10 @@ def test_resample_aggregates_ohlcv_into_weeks_from_monday_and_months_from_the_fi
         index=days,
         dtype=float,
     )
-    weeks = figures.resample(prices, "1wk")
+    weeks = analytics.resample(prices, "1wk")
     assert weeks.index[:2].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]
     assert weeks.iloc[0].tolist() == [1, 14, -10, 4.5, 500]  # Mon..Fri: first open, max high, ...
-    months = figures.resample(prices, "1mo")
+    months = analytics.resample(prices, "1mo")
     assert months.index.tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
     assert months["volume"].tolist() == [2300, 700]  # 23 business days in January, 7 in February
 
@@ -138,7 +138,7 @@ def test_resample_drops_periods_without_bars():
         },
         index=pd.to_datetime(["2024-01-02", "2024-03-04"]),
     )
-    assert figures.resample(prices, "1mo").index.tolist() == [
+    assert analytics.resample(prices, "1mo").index.tolist() == [
         pd.Timestamp("2024-01-01"),
         pd.Timestamp("2024-03-01"),
     ]
@@ -147,9 +147,9 @@ def test_resample_drops_periods_without_bars():
 def test_prices_table_stacks_tickers_with_plain_dates():
     days = pd.DatetimeIndex(["2024-01-01", "2024-01-02"], name="date")
     bars = pd.DataFrame({"close": [1.0832, 1.0841], "volume": [0, 0]}, index=days)
-    table = figures.prices_table({"EURUSD=X": bars, "NVDA": bars * 100})
+    table = analytics.prices_table({"EURUSD=X": bars, "NVDA": bars * 100})
     assert table.columns.tolist() == ["ticker", "date", "close", "volume"]
     assert table["ticker"].tolist() == ["EURUSD=X", "EURUSD=X", "NVDA", "NVDA"]
     assert table["date"].tolist() == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)] * 2  # no 00:00:00
-    assert figures.price_decimals(table) == 4
-    assert figures.price_decimals(table[table["ticker"] == "NVDA"]) == 2
+    assert analytics.price_decimals(table) == 4
+    assert analytics.price_decimals(table[table["ticker"] == "NVDA"]) == 2
