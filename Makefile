@@ -21,7 +21,7 @@ CHECKS := lint tools
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help venv test lint fmt run clean check-lint check-tools tools
+.PHONY: help venv test lint fmt run clean check-lint check-tools tools tools-all
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' \
@@ -44,11 +44,15 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
 	@touch $@
 
-# The Go tools (kubeconform, tflint, actionlint, Terraform providers), built from tools/go/ into a cache
-# outside the clone, once per version: tools/go/README.md.
+# The Go tools, built from tools/go/ into a cache outside the clone, once per version: tools/go/README.md.
+# Each mk/*.mk adds the modules its check group uses to GO_TOOLS, so `make test` builds only those; the
+# live cluster's components (kubernetes, argocd, ...) are built by `make cluster-up` when first needed.
 GOTOOLS := $(PY) $(CURDIR)/tools/gotools.py
 
-tools: $(VENV)/.stamp ## Build every Go tool of tools/go (first run: minutes; then instant)
+tools: $(VENV)/.stamp ## Build the Go tools make test uses (GO_TOOLS; first run: minutes; then instant)
+	@$(GOTOOLS) build $(sort $(GO_TOOLS)) >/dev/null
+
+tools-all: $(VENV)/.stamp ## Build every module of tools/go, the live cluster's included (first run: hours)
 	@$(GOTOOLS) build --all >/dev/null
 
 test: $(VENV)/.stamp $(CHECKOV_VENV)/.stamp tools ## Run every check (one summary line per group)

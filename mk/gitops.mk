@@ -2,6 +2,7 @@
 # tools/gitops/README.md describes the renderer and the checks.
 
 CHECKS += gitops
+GO_TOOLS += kubeconform
 
 CLUSTER ?= prod
 # Every cluster folder with a root Application; check-gitops validates them all.

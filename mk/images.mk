@@ -2,6 +2,7 @@
 # CI builds them with docker buildx on GitHub; this is the local counterpart (see tools/images/README.md).
 
 CHECKS += images
+GO_TOOLS += syft
 
 # runc, not crun, and ulimits within the host's hard limits: tools/images/containers.conf.
 export CONTAINERS_CONF := $(CURDIR)/tools/images/containers.conf

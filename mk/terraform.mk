@@ -4,6 +4,8 @@
 # providers (tools/terraform_root.py), so every check here runs offline.
 
 CHECKS += terraform
+# argocd: tests/terraform runs our health checks through Argo CD's own Lua runtime too.
+GO_TOOLS += tflint terraform-provider-openstack terraform-provider-random argocd
 
 TERRAFORM := $(PY) $(CURDIR)/tools/terraform.py
 # Provider-free modules: real `terraform validate` and `terraform test`, offline.

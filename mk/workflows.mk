@@ -2,6 +2,7 @@
 # .github/README.md describes the path from a pull request to running pods.
 
 CHECKS += workflows
+GO_TOOLS += actionlint
 
 .PHONY: check-workflows set-image
 
