@@ -14,7 +14,7 @@ backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$BACKEND_PORT (5000) in the 
 	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(BACKEND_PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
 		exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load and distinct keys; tables in .out/bench/
+bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load, distinct keys, slow clients; tables in .out/bench/
 	@command -v hey >/dev/null || { echo "make bench needs hey (Debian: apt-get install hey)" >&2; exit 2; }
 	$(PY) $(BACKEND_DIR)/bench/bench.py --out $(OUT)/bench
 
