@@ -144,7 +144,9 @@ def test_the_images_unit_tests_pass_inside_it_on_python_3_13(name, resources, ba
         # Hypothesis keeps its example database beside the tests; the root filesystem is read-only.
         "--env", "HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis", "--workdir", "/app",
         "--entrypoint", '["python", "-m", "pytest"]', spec.image,
-        "-q", "-p", "no:cacheprovider", *PYTEST_ARGS[name],
+        # pyproject.toml's `pythonpath` names the tree's folders; in the image the code is /app (the working
+        # folder, on sys.path already) and the tests with their helpers are /app/tests.
+        "-q", "-p", "no:cacheprovider", "-o", "pythonpath=tests", *PYTEST_ARGS[name],
     ]  # fmt: skip
     result = podman(command, check=False)
     print(result.stdout[-2500:])

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-# The tests import the app (images/backend) and their helpers (this folder) as top-level modules.
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 # Metrics go to the in-process registry in tests; multiprocess mode is tested against a real gunicorn.
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-from stockapi_testing import ControlledProvider, FakeClock, build_app  # noqa: E402
+from stockapi_testing import ControlledProvider, FakeClock, build_app
 
 
 @pytest.fixture

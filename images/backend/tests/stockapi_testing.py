@@ -1,5 +1,5 @@
 """Test helpers: an app over a controllable provider, an injected clock, and a test client that checks
-every response it receives against the OpenAPI document. conftest.py puts this folder on sys.path."""
+every response it receives against the OpenAPI document. Found through pytest's `pythonpath` setting."""
 
 from __future__ import annotations
 

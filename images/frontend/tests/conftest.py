@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 import streamlit as st
+from stockui_testing import FRONTEND, synthetic_prices
 from streamlit.testing.v1 import AppTest
 
-FRONTEND = Path(__file__).resolve().parents[1]
-# The page imports `stockui` as a top-level package (Streamlit puts the script's folder on sys.path);
-# the tests must import the very same module objects to patch them.
-if str(FRONTEND) not in sys.path:
-    sys.path.insert(0, str(FRONTEND))
-
-from stockui.cache import FIGURES, HISTORIES  # noqa: E402
-from stockui.client import BackendClient, PriceHistory  # noqa: E402
-
-
-def synthetic_prices(ticker: str, start, end, interval: str = "1d") -> pd.DataFrame:
-    """Deterministic OHLCV bars on business days, different per ticker."""
-    freq = {"1d": "B", "1wk": "W-FRI", "1mo": "BME"}[interval]
-    index = pd.date_range(start, end, freq=freq, name="date")
-    rng = np.random.default_rng(sum(map(ord, ticker)))
-    close = 100 * np.exp(np.cumsum(rng.normal(0.0004, 0.02, len(index))))
-    open_ = close * (1 + rng.normal(0, 0.005, len(index)))
-    return pd.DataFrame(
-        {
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.01,
-            "low": np.minimum(open_, close) * 0.99,
-            "close": close,
-            "volume": rng.integers(1_000_000, 5_000_000, len(index)).astype(float),
-        },
-        index=index,
-    )
+# The page imports `stockui` as a top-level package (Streamlit puts the script's folder on sys.path); pytest's
+# `pythonpath` setting puts the same folder first, so the tests patch the very module objects the page uses.
+from stockui.cache import FIGURES, HISTORIES
+from stockui.client import BackendClient, PriceHistory
 
 
 @dataclass

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from stockui_testing import synthetic_prices
 
 from stockui.cache import SharedCache, history_bytes
 from stockui.client import PriceHistory, UpstreamUnavailableError
-
-from .conftest import synthetic_prices
 
 START, END = dt.date(1990, 1, 1), dt.date(2025, 1, 1)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from stockui_testing import synthetic_prices
 
 from stockui import charts
-
-from .conftest import synthetic_prices
 
 
 def test_daily_stock_bars_hide_weekends_and_the_holidays_in_the_data():
