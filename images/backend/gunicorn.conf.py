@@ -1,8 +1,10 @@
 """gunicorn settings for the image and `make backend`: `gunicorn --config gunicorn.conf.py` from this folder.
 
 Defaults suit a 1-CPU container: two worker processes (one can serve while the other is busy or being
-replaced), four threads each (requests that wait on Yahoo don't block the worker). WEB_CONCURRENCY and
-GUNICORN_THREADS override them; HOST and PORT choose the address.
+replaced), each running gevent: every connection is a greenlet, so one that sends its headers slowly waits
+in the event loop instead of holding one of a few threads (README.md, "Slow clients"). WEB_CONCURRENCY
+overrides the worker count; GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back the threaded
+worker for comparison (`make bench`); HOST and PORT choose the address.
 """
 
 import ctypes
@@ -16,8 +18,15 @@ from pathlib import Path
 wsgi_app = "stockapi:create_app()"
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104 (in a container)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # gthread only
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+if worker_class == "gevent":
+    # The worker patches again after the fork, but the app is loaded here in the master (preload_app): patch
+    # first, so what it creates while loading (the cache's lock) is gevent's too, as gevent
+    # asks (patch before anything else is imported).
+    from gevent import monkey
+
+    monkey.patch_all()
 # Load the app once in the master and fork ready workers: they share its memory, start at once, and no
 # worker listens before the others can (a burst of keep-alive clients would all land on the first one).
 preload_app = True

@@ -292,3 +292,21 @@ def test_many_distinct_keys_keep_master_and_workers_under_the_pods_memory_limit(
     assert total < 0.8 * limit, (
         f"{total / 2**20:.0f} MiB is not under 80 % of the {limit / 2**20:.0f} MiB limit"
     )
+
+
+def test_clients_sending_headers_slowly_do_not_block_other_requests(servers, tmp_path):
+    """Twice as many half-sent requests as the default 2 workers x 4 threads: gthread gave each one a thread
+    that waited for the rest of its headers, and /healthz behind them went unanswered (issue 15)."""
+    server = start_server(tmp_path)
+    servers.append(server)
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    slow = [socket.create_connection((host, int(port)), timeout=10) for _ in range(16)]
+    try:
+        for connection in slow:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Unfinished: ")
+        # New connections each, as a liveness probe makes them; the timeout bounds the test, it is no goal.
+        statuses = [server.get("/healthz", timeout=10)[0] for _ in range(8)]
+    finally:
+        for connection in slow:
+            connection.close()
+    assert statuses == [200] * 8
