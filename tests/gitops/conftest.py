@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import copy
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-# `tools.gitops` is imported from the repository root and the shared helpers from this folder, wherever
-# pytest was started (pytest runs with --import-mode=importlib, which adds neither to sys.path).
-HERE = Path(__file__).resolve().parent
-for directory in (HERE.parents[1], HERE):
-    if str(directory) not in sys.path:
-        sys.path.insert(0, str(directory))
+# `tools.gitops` and the shared helpers of this folder are found through pytest's `pythonpath` setting.
+from gitops_helpers import REPO_ROOT
 
-from gitops_helpers import REPO_ROOT  # noqa: E402
-
-from tools.gitops.render import Rendering, render_cluster  # noqa: E402
+from tools.gitops.render import Rendering, render_cluster
 
 # What the renderer and validator read; a scratch tree holds copies of these only.
 TREE = ("apps", "platform", "clusters", "terraform/variables.tf")

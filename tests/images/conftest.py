@@ -7,23 +7,14 @@ the probe paths with the probe's own budget as the deadline.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
+# The helpers of this folder and the tools of tools/images come through pytest's `pythonpath` setting.
+import base_image
+import pod
 import pytest
-
-# The helpers from this folder and the tools from tools/images, wherever pytest was started (it runs with
-# --import-mode=importlib, which adds neither to sys.path).
-HERE = Path(__file__).resolve().parent
-for directory in (HERE.parents[1] / "tools" / "images", HERE):
-    if str(directory) not in sys.path:
-        sys.path.insert(0, str(directory))
-
-import base_image  # noqa: E402
-import pod  # noqa: E402
-from images_helpers import BACKEND_OVERRIDES, RUN_ID, Running, remove, start  # noqa: E402
-from podman import ImagesError, podman  # noqa: E402
+from images_helpers import BACKEND_OVERRIDES, RUN_ID, Running, remove, start
+from podman import ImagesError, podman
 
 
 @pytest.fixture(scope="session")

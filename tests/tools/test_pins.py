@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tools.gitops.validate import kubernetes_version  # noqa: E402
-from tools.pins import ROOT_VARIABLES, HclError, pinned, variable_defaults  # noqa: E402
+from tools.gitops.validate import kubernetes_version
+from tools.pins import REPO, ROOT_VARIABLES, HclError, pinned, variable_defaults
 
 PINS = ("k3s_version", "argocd_chart_version")
 CODE_SUFFIXES = {".py", ".tf", ".hcl", ".tfvars", ".sh", ".mk", ".yaml", ".yml", ".json", ".lua", ".toml"}
