@@ -40,7 +40,15 @@ EXTRA_MOUNTS = {
         "images/backend/stockapi/openapi.yaml": "/backend/stockapi/openapi.yaml",
     },
 }
-PYTEST_ARGS = {"backend": ["tests"], "frontend": ["--ignore=tests/e2e", "tests"]}
+# The memory test reads the pod's limit from apps/ as kustomize renders it; the image holds neither, and
+# `make check-backend` runs it against the same gunicorn settings on the host.
+PYTEST_ARGS = {
+    "backend": [
+        "--deselect=tests/test_gunicorn.py::test_many_distinct_keys_keep_master_and_workers_under_the_pods_memory_limit",
+        "tests",
+    ],
+    "frontend": ["--ignore=tests/e2e", "tests"],
+}
 
 
 def imported_modules(tests: Path) -> set[str]:
