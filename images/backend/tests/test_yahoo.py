@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 import yfinance as yf
 import yfinance.cache
 from curl_cffi.requests.exceptions import DNSError
+from stockapi_testing import BACKEND
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
 from stockapi.errors import NotFoundError, UpstreamUnavailableError
@@ -44,7 +49,8 @@ class FakeTicker:
     calls: ClassVar[list[tuple[str, dict]]] = []
     answer: pd.DataFrame | BaseException = pd.DataFrame()
 
-    def __init__(self, ticker: str) -> None:
+    # Required: the provider must hand yfinance its own session (see test_a_fetch_under_gevent_...).
+    def __init__(self, ticker: str, *, session) -> None:
         self.ticker = ticker
 
     def history(self, **kwargs):
@@ -157,3 +163,61 @@ def test_a_long_frame_gives_what_formatting_each_row_gave(tz):
     assert prices.date == expected.index.strftime("%Y-%m-%d").tolist()
     assert prices.close == round_significant(expected["Close"].to_numpy()).tolist()
     assert prices.volume == expected["Volume"].tolist()
+
+
+# Run in a child process, because gevent's monkey-patching cannot be undone in the test process.
+COOPERATIVE_FETCH = """
+from gevent import monkey
+
+monkey.patch_all()
+
+import sys
+import urllib.request
+
+import gevent
+
+from stockapi.providers.yahoo import http_session
+
+base = sys.argv[1]
+fetch = gevent.spawn(http_session().get, base + "/held", timeout=5)
+release = gevent.spawn(urllib.request.urlopen, base + "/release", timeout=5)
+print(fetch.get().status_code, release.get().status)
+"""
+
+
+def test_a_fetch_under_gevent_lets_the_workers_other_requests_run(tmp_path):
+    """The server answers /held only after /release has arrived. Under gunicorn's gevent worker a Yahoo fetch
+    must yield to the worker's other greenlets; a blocking libcurl call would keep /release from ever being
+    sent, and the fetch would time out."""
+    released = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/release":
+                released.set()
+            else:
+                released.wait(timeout=10)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", COOPERATIVE_FETCH, f"http://127.0.0.1:{server.server_port}"],
+            cwd=BACKEND,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(BACKEND)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["200", "200"]

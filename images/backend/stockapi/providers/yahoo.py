@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yfinance as yf
+from curl_cffi import requests as curl_requests
 from yfinance.exceptions import (
     YFException,
     YFPricesMissingError,
@@ -39,16 +40,34 @@ def configure_yfinance(cache_dir: Path) -> None:
     yf.config.debug.hide_exceptions = False
 
 
+def http_session() -> curl_requests.Session:
+    """yfinance's own session (Chrome impersonation), made cooperative when gevent runs the worker.
+
+    libcurl blocks in C, out of gevent's reach: under gunicorn's gevent worker (gunicorn.conf.py) one fetch
+    from Yahoo would stall every other request on that worker, /healthz included, for up to the upstream
+    timeout. With thread="gevent", curl_cffi runs each transfer in gevent's thread pool and the greenlet
+    waits for it cooperatively.
+    """
+    try:
+        from gevent import monkey
+    except ImportError:  # the image always has gevent; a bare install of the package may not
+        cooperative = False
+    else:
+        cooperative = monkey.is_module_patched("socket")
+    return curl_requests.Session(impersonate="chrome", thread="gevent" if cooperative else None)
+
+
 class YahooProvider:
     name = "yahoo"
 
     def __init__(self, cache_dir: Path, timeout_s: float = UPSTREAM_TIMEOUT_S) -> None:
         configure_yfinance(cache_dir)
         self._timeout_s = timeout_s
+        self._session = http_session()
 
     def fetch(self, query: StockQuery) -> Prices:
         try:
-            frame = yf.Ticker(query.ticker).history(
+            frame = yf.Ticker(query.ticker, session=self._session).history(
                 start=query.start.isoformat(),
                 # yfinance's end is exclusive; the API's is inclusive.
                 end=(query.end + dt.timedelta(days=1)).isoformat(),
