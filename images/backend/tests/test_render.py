@@ -12,7 +12,7 @@ from stockapi_testing import TODAY
 
 from stockapi.providers.base import Prices
 from stockapi.providers.sample import SampleProvider
-from stockapi.render import render
+from stockapi.render import document, render
 from stockapi.validation import StockQuery
 
 QUERY = StockQuery("NVDA", dt.date(2010, 1, 1), dt.date(2025, 8, 1))
@@ -20,23 +20,7 @@ QUERY = StockQuery("NVDA", dt.date(2010, 1, 1), dt.date(2025, 8, 1))
 
 def as_json_module_wrote_it(query: StockQuery, prices: Prices) -> bytes:
     """The encoder the backend used before orjson, kept here as the reference."""
-    document = {
-        "ticker": query.ticker,
-        "start": query.start.isoformat(),
-        "end": query.end.isoformat(),
-        "interval": query.interval,
-        "source": prices.source,
-        "rows": len(prices),
-        "prices": {
-            "date": prices.date,
-            "open": prices.open,
-            "high": prices.high,
-            "low": prices.low,
-            "close": prices.close,
-            "volume": prices.volume,
-        },
-    }
-    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(document(query, prices), separators=(",", ":"), allow_nan=False).encode()
 
 
 def test_the_answer_is_the_bytes_the_json_module_wrote():
