@@ -91,6 +91,26 @@ def serve(command: list[str], *, cwd: Path, env: dict[str, str], health_url: str
                 process.wait()
 
 
+@contextmanager
+def streamlit(
+    backend_url: str, out_dir: Path, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[tuple[str, int]]:
+    """The dashboard on a free port, talking to backend_url; yields URL and PID. Log: <out_dir>/<name>.log."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # As in the container: a throwaway home, no file watcher.
+    home = tmp_path_factory.mktemp(f"{name}-home")
+    env = {"BACKEND_URL": backend_url, "HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    with serve(
+        [str(BIN / "streamlit"), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}"],
+        cwd=FRONTEND,
+        env=env,
+        health_url=f"{url}/_stcore/health",
+        log=out_dir / f"{name}.log",
+    ) as process:
+        yield url, process.pid
+
+
 @pytest.fixture(scope="session")
 def backend_url(out_dir: Path) -> Iterator[str]:
     if not (BACKEND / "gunicorn.conf.py").exists():
@@ -116,37 +136,15 @@ def frontend_url(
     if url := os.environ.get("E2E_FRONTEND_URL"):
         yield url
         return
-    backend_url = request.getfixturevalue("backend_url")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # As in the container: a throwaway home, no file watcher.
-    home = tmp_path_factory.mktemp("frontend-home")
-    env = {"BACKEND_URL": backend_url, "HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
-    with serve(
-        [str(BIN / "streamlit"), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}"],
-        cwd=FRONTEND,
-        env=env,
-        health_url=f"{url}/_stcore/health",
-        log=out_dir / "frontend.log",
-    ):
+    with streamlit(request.getfixturevalue("backend_url"), out_dir, tmp_path_factory, "frontend") as (url, _):
         yield url
 
 
 @pytest.fixture(scope="module")
 def own_frontend(backend_url: str, out_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """A frontend only one test module talks to, and its process: for tests that measure the server."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    home = tmp_path_factory.mktemp("own-frontend-home")
-    env = {"BACKEND_URL": backend_url, "HOME": str(home), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
-    with serve(
-        [str(BIN / "streamlit"), "run", "app.py", "--server.address=127.0.0.1", f"--server.port={port}"],
-        cwd=FRONTEND,
-        env=env,
-        health_url=f"{url}/_stcore/health",
-        log=out_dir / "own-frontend.log",
-    ) as process:
-        yield url, process.pid
+    with streamlit(backend_url, out_dir, tmp_path_factory, "own-frontend") as (url, pid):
+        yield url, pid
 
 
 @pytest.fixture(scope="session")
