@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from stockapi_testing import TODAY
 
-from stockapi.providers.base import Prices
+from stockapi.providers.base import Prices, iso_dates
 from stockapi.providers.sample import SampleProvider
 from stockapi.render import document, render
 from stockapi.validation import StockQuery
@@ -45,3 +45,25 @@ def test_extreme_numbers_decode_to_the_same_document():
 def test_a_price_that_is_not_a_finite_number_is_refused_not_sent_as_null(bad):
     with pytest.raises(ValueError, match="not a finite number"):
         Prices.from_arrays("yahoo", ["2024-01-02", "2024-01-03"], ([1.0, bad],) * 4, [1, 2])
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("1899-12-25", "1900-01-06"),  # the table's first day, and days before it
+        ("1969-12-28", "1970-01-03"),
+        ("2000-02-27", "2000-03-02"),  # a leap day
+        ("2100-12-25", "2101-01-06"),  # the table's last day, and days after it
+        ("2100-12-25", "2101-01-01"),  # up to the first day past the table
+        ("1600-01-01", "1600-01-03"),
+        ("9999-12-29", "9999-12-31"),
+    ],
+)
+def test_iso_dates_are_what_numpy_writes(first, last):
+    days = np.arange(np.datetime64(first), np.datetime64(last) + 1)[::-1]
+    assert iso_dates(days) == np.datetime_as_string(days).tolist()
+
+
+def test_iso_dates_of_no_days_and_of_a_missing_day():
+    assert iso_dates(np.array([], dtype="datetime64[D]")) == []
+    assert iso_dates(np.array(["2024-01-02", "NaT"], dtype="datetime64[D]")) == ["2024-01-02", "NaT"]

@@ -53,6 +53,24 @@ class Provider(Protocol):
     def fetch(self, query: StockQuery) -> Prices: ...
 
 
+# The ISO strings of these days are made once, on import (in gunicorn's master, before the workers fork):
+# every provider's bars fall in here in practice, and numpy's datetime_as_string cost about a microsecond a
+# date (4 ms of a 15-year daily miss) where a lookup in this table costs a hundredth of that.
+ISO_TABLE_FIRST = np.datetime64("1900-01-01", "D")
+_ISO_TABLE = np.array(
+    np.datetime_as_string(np.arange(ISO_TABLE_FIRST, np.datetime64("2101-01-01", "D"))).tolist(), dtype=object
+)
+
+
+def iso_dates(days: npt.ArrayLike) -> list[str]:
+    """`YYYY-MM-DD` strings of datetime64 days, as np.datetime_as_string writes them."""
+    days = np.asarray(days, dtype="datetime64[D]")
+    offsets = (days - ISO_TABLE_FIRST).astype(np.int64)  # NaT becomes the most negative int64
+    if not len(days) or offsets.min() < 0 or offsets.max() >= len(_ISO_TABLE):
+        return np.datetime_as_string(days).tolist()
+    return _ISO_TABLE[offsets].tolist()
+
+
 def round_significant(values: npt.ArrayLike, digits: int = SIGNIFICANT_DIGITS) -> npt.NDArray[np.float64]:
     a = np.asarray(values, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -20,7 +20,7 @@ import pandas as pd
 
 from stockapi.domain import StockQuery
 from stockapi.errors import NotFoundError
-from stockapi.providers.base import Prices
+from stockapi.providers.base import Prices, iso_dates
 
 FIRST_DAY = dt.date(1970, 1, 1)
 LAST_DAY = dt.date(2099, 12, 31)
@@ -34,6 +34,7 @@ _PERIOD_START = {
     "1wk": lambda days: days - ((days.astype(np.int64) + 3) % 7),  # 1970-01-01 was a Thursday
     "1mo": lambda days: days.astype("datetime64[M]").astype("datetime64[D]"),
 }
+_PERIODS = {interval: start(_DAYS) for interval, start in _PERIOD_START.items()}
 
 
 class SampleProvider:
@@ -50,27 +51,31 @@ class SampleProvider:
         if query.ticker == UNKNOWN_TICKER:
             raise NotFoundError(f"ticker {query.ticker!r} is not known to the sample data source")
         series = _series(query.ticker)
-        last = np.datetime64(min(query.end, self._today()))
-        period_start = _PERIOD_START[query.interval](_DAYS)
-        # Whole periods that overlap the range, each aggregated over all its days up to today, so a bar
-        # does not change with the range either.
+        period_start = _PERIODS[query.interval]
         first_period = _PERIOD_START[query.interval](np.array([np.datetime64(query.start)]))[0]
-        chosen = (
-            (period_start >= first_period) & (period_start <= last) & (np.datetime64(self._today()) >= _DAYS)
+        # Whole periods that overlap the range, each aggregated over all its days up to today, so a bar does
+        # not change with the range either. The days and their period starts are sorted, so the chosen days
+        # are one run: two binary searches instead of masks over all 34,000 days.
+        today = np.datetime64(self._today())
+        lo = int(np.searchsorted(period_start, first_period, side="left"))
+        hi = min(
+            int(np.searchsorted(period_start, np.datetime64(min(query.end, self._today())), side="right")),
+            int(np.searchsorted(_DAYS, today, side="right")),
         )
-        if not chosen.any():
+        if lo >= hi:
             raise NotFoundError(
                 f"no {query.interval} bars for {query.ticker} between {query.start} and {query.end}",
                 code="no_data",
             )
-        # The days are in order, so each period's days are adjacent: numpy's reduceat aggregates them where a
-        # pandas groupby cost most of a miss (20 ms for 25 years of daily bars, 2 ms this way).
+        chosen = slice(lo, hi)
+        # Each period's days are adjacent: numpy's reduceat aggregates them where a pandas groupby cost most
+        # of a miss (20 ms for 25 years of daily bars, 2 ms this way).
         periods = period_start[chosen]
         first = np.flatnonzero(np.concatenate(([True], periods[1:] != periods[:-1])))
         last_day = np.concatenate((first[1:], [len(periods)])) - 1
         return Prices.from_arrays(
             self.name,
-            np.datetime_as_string(periods[first]).tolist(),
+            iso_dates(periods[first]),
             (
                 series["open"][chosen][first],
                 np.maximum.reduceat(series["high"][chosen], first),

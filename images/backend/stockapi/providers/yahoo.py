@@ -26,7 +26,7 @@ from yfinance.exceptions import (
 from stockapi.domain import StockQuery
 from stockapi.errors import NotFoundError, UpstreamUnavailableError
 from stockapi.policy import UPSTREAM_BACKOFF_S, UPSTREAM_TIMEOUT_S
-from stockapi.providers.base import Prices
+from stockapi.providers.base import Prices, iso_dates
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +103,16 @@ def prices_from_frame(frame: pd.DataFrame, query: StockQuery) -> Prices:
     frame = frame.dropna(subset=COLUMNS)
     # The index is midnight in the exchange's time zone; its local date is the trading day (converting to
     # UTC first would move Asian sessions to the day before).
-    # The dates are formatted once, as numpy datetime64 strings: DatetimeIndex.strftime formats row by row
-    # in Python and cost as much as the rest of a 25-year conversion.
-    dates = np.datetime_as_string(frame.index.tz_localize(None).to_numpy().astype("datetime64[D]"))
-    keep = dates <= query.end.isoformat()
+    # The dates are formatted as a whole (iso_dates): DatetimeIndex.strftime formats row by row in Python and
+    # cost as much as the rest of a 25-year conversion.
+    days = frame.index.tz_localize(None).to_numpy().astype("datetime64[D]")
+    keep = days <= np.datetime64(query.end)
     if not keep.any():
         raise _no_data(query)
     volume = frame["Volume"].to_numpy() if "Volume" in frame.columns else np.zeros(len(frame))
     return Prices.from_arrays(
         YahooProvider.name,
-        dates[keep].tolist(),
+        iso_dates(days[keep]),
         tuple(frame[column].to_numpy()[keep] for column in COLUMNS),
         volume[keep],
     )
