@@ -31,7 +31,7 @@ def ldflags(name: str) -> str:
 
 
 def test_control_plane_is_the_kubernetes_release_k3s_pins() -> None:
-    k3s = cluster.hcl_defaults(cluster.REPO / "terraform" / "variables.tf")["k3s_version"]
+    k3s = cluster.pins.pinned("k3s_version")
     kubernetes = k3s.split("+")[0]  # v1.35.8+k3s1 -> v1.35.8
     minor = kubernetes.split(".")[1]
     module = go_mod("kubernetes")

@@ -33,6 +33,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tools"))
+import metrics  # noqa: E402
+import pins  # noqa: E402
+import pod_runner  # noqa: E402
 from gotools import Builder, ToolError  # noqa: E402
 
 OUT = REPO / ".out"
@@ -251,7 +254,7 @@ class Tools:
 def terraform_outputs(repo: Path, git_source_text: str, work: Path) -> dict:
     """Plan terraform/modules/k3s-cloud-init with `repo`'s files, as the root module does; its outputs."""
     module = REPO / "terraform" / "modules" / "k3s-cloud-init"
-    variables = hcl_defaults(REPO / "terraform" / "variables.tf")
+    variables = variable_defaults()
     inputs = {
         "k3s_version": variables["k3s_version"],
         "argocd_chart_version": variables["argocd_chart_version"],
@@ -287,29 +290,20 @@ def terraform_outputs(repo: Path, git_source_text: str, work: Path) -> dict:
     return {name: output["value"] for name, output in outputs.items()}
 
 
-def hcl_defaults(path: Path) -> dict:
-    import hcl2
-
-    with path.open() as handle:
-        parsed = hcl2.load(handle)
-    defaults = {}
-    for block in parsed.get("variable", []):
-        for name, body in block.items():
-            if "default" in body:
-                defaults[hcl_string(name)] = hcl_string(body["default"])
-    return defaults
-
-
-def hcl_string(value) -> str:
-    # python-hcl2 keeps the quotes of string literals.
-    return value.strip('"') if isinstance(value, str) else value
+def variable_defaults() -> dict:
+    """terraform/variables.tf's defaults, read by the repository's one HCL reader (tools/pins.py)."""
+    try:
+        return pins.variable_defaults(REPO / pins.ROOT_VARIABLES)
+    except pins.HclError as error:
+        raise ClusterError(str(error)) from error
 
 
 def tfvars_example() -> dict:
-    import hcl2
-
-    with (REPO / "terraform" / "terraform.example.tfvars").open() as handle:
-        return {key: hcl_string(value) for key, value in hcl2.load(handle).items()}
+    try:
+        parsed = pins.load(REPO / "terraform" / "terraform.example.tfvars")
+    except pins.HclError as error:
+        raise ClusterError(str(error)) from error
+    return {key: pins.string(value) for key, value in parsed.items()}
 
 
 def flavor(name: str) -> tuple[str, str]:
@@ -356,6 +350,7 @@ def make_certificates(pki: Path) -> None:
         (pki / f"{name}.ext").write_text("\n".join(extensions) + "\n")
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                 "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=pki)  # fmt: skip
+    metrics.certificates(pki, openssl)
 
 
 def kubeconfig(path: Path, pki: Path, server: str, user: str) -> None:
@@ -436,6 +431,14 @@ def make_git_source(state_dir: Path) -> tuple[Path, Path, str]:
     if yaml.safe_load(git_source.read_text())["data"] != {"repoURL": repo_url, "targetRevision": "main"}:
         raise ClusterError(f"could not point {git_source} at {repo_url}: its layout changed")
     git("commit", "--quiet", "-am", "Point git-source at the local repository, as a fork does", cwd=work)
+    try:
+        shortened = pod_runner.shorten_schedules(work)
+    except pod_runner.RunnerError as error:
+        raise ClusterError(str(error)) from error
+    if shortened:
+        git(
+            "commit", "--quiet", "-am", "Run the CronJobs the harness runs on the host every minute", cwd=work
+        )
     git("clone", "--quiet", "--bare", str(work), str(bare), cwd=state_dir)
     git("remote", "add", "origin", repo_url, cwd=work)
     git("fetch", "--quiet", "origin", cwd=work)
@@ -477,7 +480,7 @@ def up() -> int:
         raise ClusterError("git is needed for the local repository Argo CD pulls from")
     began = time.monotonic()
     tools = Tools()
-    for module in ("kubernetes", "etcd", "kwok", "argocd", "kustomize"):
+    for module in ("kubernetes", "etcd", "kwok", "metrics-server", "argocd", "kustomize"):
         tools.bin_dir(module)
     log(f"tools ready in {time.monotonic() - began:.0f} s")
     shutil.rmtree(STATE, ignore_errors=True)
@@ -503,7 +506,7 @@ def bring_up(tools: Tools, state: dict) -> dict:
     pki = STATE / "pki"
     make_certificates(pki)
     names = ("etcd", "etcd-peer", "apiserver", "redis", "repo-server", "argocd-server", "controller-metrics",
-             "repo-metrics", "server-metrics", "kwok")  # fmt: skip
+             "repo-metrics", "server-metrics", "kwok", "metrics-server")  # fmt: skip
     ports = {name: free_port() for name in names}
 
     etcd = start(state, "etcd", [
@@ -538,6 +541,7 @@ def bring_up(tools: Tools, state: dict) -> dict:
         "--enable-admission-plugins=NodeRestriction,PodSecurity",
         "--allow-privileged=true", "--profiling=false", "--endpoint-reconciler-type=none",
         f"--cert-dir={STATE / 'apiserver-certs'}",
+        *metrics.apiserver_args(pki),
     ], [ports["apiserver"]])  # fmt: skip
     admin = STATE / "kubeconfig"
     kubeconfig(admin, pki, server, "admin")
@@ -576,18 +580,8 @@ def bring_up(tools: Tools, state: dict) -> dict:
     outputs = terraform_outputs(work_clone, upstream_git_source, work)
 
     kwok_dir = tools.module_dir(REPO / "tools" / "go" / "kwok", "sigs.k8s.io/kwok")
-    stage_files = [kwok_dir / stage for stage in KWOK_STAGES] + sorted((HERE / "stages").glob("*.yaml"))
-    stages = "\n---\n".join(path.read_text() for path in stage_files)
-    (STATE / "kwok-stages.yaml").write_text(stages)
-    start(state, "kwok", [
-        str(tools.bin_dir("kwok") / "kwok"), f"--kubeconfig={admin}",
-        f"--config={STATE / 'kwok-stages.yaml'}",
-        "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-        f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{ports['kwok']}",
-    ], [ports["kwok"]])  # fmt: skip
-    kubectl.apply(nodes(outputs))
-
-    crd_sources = k3s_crds(tools)
+    # kwok watches its metrics CRDs from the start, so they come first.
+    crd_sources = [*k3s_crds(tools), *metrics.kwok_crds(kwok_dir)]
     argocd_dir = tools.module_dir(REPO / "tools" / "go" / "argocd", "github.com/argoproj/argo-cd/v3")
     argocd_crds = sorted((argocd_dir / "manifests" / "crds").glob("*-crd.yaml"))
     crds = [
@@ -609,6 +603,27 @@ def bring_up(tools: Tools, state: dict) -> dict:
         return names <= ready
 
     wait_for("the CRDs established", established, 60)
+    kubectl.apply(metrics.kwok_objects(kwok_dir))
+
+    stage_files = [kwok_dir / stage for stage in KWOK_STAGES] + sorted((HERE / "stages").glob("*.yaml"))
+    stages = "\n---\n".join(path.read_text() for path in stage_files)
+    host_run = pod_runner.workloads(work_clone)
+    stages += "\n---\n" + yaml.safe_dump_all(pod_runner.stages(host_run))
+    (STATE / "kwok-stages.yaml").write_text(stages)
+    start(state, "pod-runner", [
+        sys.executable, str(HERE / "pod_runner.py"), f"--server={server}", f"--ca={pki / 'ca.crt'}",
+        f"--cert={pki / 'admin.crt'}", f"--key={pki / 'admin.key'}", f"--work={STATE / 'pod-runner'}",
+        *(f"--selector={','.join(f'{k}={v}' for k, v in sorted(labels.items()))}" for labels in host_run),
+    ], [])  # fmt: skip
+    start(state, "kwok", [
+        str(tools.bin_dir("kwok") / "kwok"), f"--kubeconfig={admin}",
+        f"--config={STATE / 'kwok-stages.yaml'}",
+        "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+        f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{ports['kwok']}",
+        *metrics.kwok_args(pki, ports["kwok"]),
+    ], [ports["kwok"]])  # fmt: skip
+    kubectl.apply(nodes(outputs, kwok_dir))
+    metrics_server = start_metrics_server(tools, state, kubectl, server, pki, ports["metrics-server"])
     wait_for(
         "namespace default",
         lambda: kubectl("get", "serviceaccount", "default", "-n", "default", check=False),
@@ -704,12 +719,36 @@ def bring_up(tools: Tools, state: dict) -> dict:
         "argocd": str(argocd_bin / "argocd"),
         "root_applied": time.time(),
         "ports": ports,
+        "metrics_server": metrics_server,
     }
 
 
-def nodes(outputs: dict) -> list[dict]:
+def start_metrics_server(
+    tools: Tools, state: dict, kubectl: Kubectl, server: str, pki: Path, port: int
+) -> dict:
+    """metrics-server as K3s bundles it (tools/cluster/metrics.py); returns how to start it again."""
+    module_dir = tools.module_dir(REPO / "tools" / "go" / "metrics-server", metrics.MODULE)
+    try:
+        bundle = metrics.MetricsServer(module_dir, tools.bin_dir("kustomize") / "kustomize")
+    except metrics.MetricsError as error:
+        raise ClusterError(str(error)) from error
+    kubectl.apply(bundle.objects(port))
+    token = kubectl(
+        "create", "token", bundle.service_account, "-n", metrics.NAMESPACE, "--duration=48h"
+    ).strip()
+    config = STATE / "metrics-server.kubeconfig"
+    metrics.token_kubeconfig(config, server, pki / "ca.crt", token)
+    argv = bundle.argv(tools.bin_dir("metrics-server") / "metrics-server", config, port,
+                       STATE / "metrics-server-certs", pki / "ca.crt")  # fmt: skip
+    process = start(state, "metrics-server", argv, [port])
+    wait_for(f"APIService {metrics.APISERVICE} Available", lambda: metrics.apiservice_available(kubectl), 90,
+             process=process)  # fmt: skip
+    return {"argv": argv, "port": port}
+
+
+def nodes(outputs: dict, kwok_dir: Path) -> list[dict]:
     """One server node tainted as K3s's server is, `agent_count` agents labelled as cloud-init does."""
-    variables = hcl_defaults(REPO / "terraform" / "variables.tf")
+    variables = variable_defaults()
     example = tfvars_example()
     agent_count = int(variables["agent_count"])
     taints = []
@@ -742,7 +781,7 @@ def nodes(outputs: dict) -> list[dict]:
             "kind": "Node",
             "metadata": {
                 "name": name,
-                "annotations": {KWOK_NODE_ANNOTATION: "fake"},
+                "annotations": {KWOK_NODE_ANNOTATION: "fake", **metrics.node_annotations(kwok_dir, name)},
                 "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                            "kubernetes.io/arch": "amd64",
                            "type": "kwok", **labels},
