@@ -56,7 +56,7 @@ class BootstrapError(Exception):
 
 
 def k3s_image(k3s_version: str) -> str:
-    """v1.35.8+k3s1 -> rancher/k3s:v1.35.8-k3s1 (image tags cannot hold `+`; K3s publishes with `-`)."""
+    """v1.2.3+k3s1 -> rancher/k3s:v1.2.3-k3s1 (image tags cannot hold `+`; K3s publishes with `-`)."""
     if not re.fullmatch(r"v\d+\.\d+\.\d+\+k3s\d+", k3s_version):
         raise BootstrapError(f"k3s_version {k3s_version!r} is not of the form v1.2.3+k3s1")
     return f"rancher/k3s:{k3s_version.replace('+', '-')}"
