@@ -26,6 +26,7 @@ from stockui.client import (
     UnknownTickerError,
     UpstreamUnavailableError,
 )
+from stockui.heap import freeze_startup_heap
 from stockui.state import (
     CHART_KINDS,
     COMPARE_MODES,
@@ -39,6 +40,9 @@ from stockui.state import (
     parse_tickers,
 )
 from stockui.text import escape
+
+# Once per process: the imports' objects out of the full collection Streamlit runs after every script run.
+freeze_startup_heap()
 
 st.set_page_config(page_title="Stock dashboard", page_icon=":material/candlestick_chart:", layout="wide")
 
