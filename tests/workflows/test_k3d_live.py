@@ -313,7 +313,7 @@ def test_a_rollout_tag_the_release_would_not_make_is_refused(tmp_path: Path) -> 
 def run_cluster_up(tmp_path: Path, out: Path, nodehosts: str) -> subprocess.CompletedProcess[str]:
     k3d = stub(tmp_path, "k3d", 'if [[ $1 == kubeconfig ]]; then echo "apiVersion: v1"; fi')
     (tmp_path / "nodehosts").write_text(nodehosts)
-    kubectl = stub(tmp_path, "kubectl", f'if [[ $* == *coredns* ]]; then cat {tmp_path}/nodehosts; fi')
+    kubectl = stub(tmp_path, "kubectl", f"if [[ $* == *coredns* ]]; then cat {tmp_path}/nodehosts; fi")
     env = {"PATH": os.environ["PATH"], "K3D": str(k3d), "KUBECTL": str(kubectl)}
     command = [str(K3D / "cluster-up.sh"), str(out)]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -533,3 +533,20 @@ def test_what_kwok_cannot_show_runs_even_after_a_failed_scenario() -> None:
     for name in ("HTTP through Traefik", "HPA on real CPU (the loadtest Application)"):
         assert step(name)["if"] == "${{ !cancelled() && steps.cluster.outcome == 'success' }}"
     assert step("Stop the cluster and git daemon")["if"] == "always()"
+
+
+def test_a_finished_load_test_run_is_told_from_the_one_before() -> None:
+    def app(started: str | None, phase: str | None) -> dict:
+        return (
+            {"status": {"operationState": {"startedAt": started, "phase": phase}}}
+            if started
+            else {"status": {}}
+        )
+
+    before = hpa_load.last_started(app("2026-11-30T10:00:00Z", "Succeeded"))
+    # The sync just asked for has not started yet: the old run's result must not count as its end.
+    assert not hpa_load.run_finished(app("2026-11-30T10:00:00Z", "Succeeded"), before)
+    assert not hpa_load.run_finished(app("2026-11-30T10:05:00Z", "Running"), before)
+    assert hpa_load.run_finished(app("2026-11-30T10:05:00Z", "Succeeded"), before)
+    assert hpa_load.run_finished(app("2026-11-30T10:05:00Z", "Failed"), before)
+    assert not hpa_load.run_finished(app(None, None), None)
