@@ -521,8 +521,9 @@ def test_the_scenarios_get_the_contract_before_they_run() -> None:
     order = [
         "Render the bootstrap and the Git source",
         "Create the k3d cluster",
-        "Serve the Git source to Argo CD",
+        # No pod of the app may try to pull before its image is on the nodes: Git is served only then.
         "Import the images under the kustomization's names",
+        "Serve the Git source to Argo CD",
         "Live scenarios (make check-live)",
     ]
     assert [names.index(name) for name in order] == sorted(names.index(name) for name in order)
