@@ -5,7 +5,7 @@
 
 CHECKS += terraform
 # argocd: tests/terraform runs our health checks through Argo CD's own Lua runtime too.
-GO_TOOLS += tflint terraform-provider-openstack terraform-provider-random argocd
+GO_TOOLS += tflint terraform-provider-openstack terraform-provider-random terraform-provider-tls argocd
 
 TERRAFORM := $(PY) $(CURDIR)/tools/terraform.py
 # Provider-free modules: real `terraform validate` and `terraform test`, offline.

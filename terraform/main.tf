@@ -21,6 +21,26 @@ resource "random_password" "agent_token" {
   special = false
 }
 
+# The server's CA, made here rather than by K3s on first start, so that its hash is known before any node
+# boots: the agents' token carries it (K10<sha256>::node:<password>) and an agent trusts only a server
+# that presents this CA, from its first join on. K3s uses a CA whose files it finds in place and makes
+# the others (client, request-header, etcd) itself (README.md, "Tokens").
+resource "tls_private_key" "server_ca" {
+  algorithm   = "ECDSA"
+  ecdsa_curve = "P256"
+}
+
+resource "tls_self_signed_cert" "server_ca" {
+  private_key_pem = tls_private_key.server_ca.private_key_pem
+  subject {
+    common_name = "${var.cluster_name}-k3s-server-ca"
+  }
+  is_ca_certificate = true
+  # Ten years, as K3s gives its own CAs; the server's leaf certificates are K3s's and renew themselves.
+  validity_period_hours = 87600
+  allowed_uses          = ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"]
+}
+
 module "cloud_init" {
   source = "./modules/k3s-cloud-init"
 
@@ -30,6 +50,8 @@ module "cloud_init" {
   server_public_ip     = openstack_networking_floatingip_v2.server.address
   cluster_token        = random_password.cluster_token.result
   agent_token          = random_password.agent_token.result
+  server_ca_cert_pem   = tls_self_signed_cert.server_ca.cert_pem
+  server_ca_key_pem    = tls_private_key.server_ca.private_key_pem
 
   # Read from this checkout. The repo URL and revision have one home, git-source.yaml, which Argo CD reads
   # from Git for every Application, the root included (README.md, "A fork").

@@ -14,6 +14,11 @@ terraform {
       source  = "hashicorp/random"
       version = "3.8.1"
     }
+    # Makes the K3s server's CA before the server exists, so the agents' join token can pin it.
+    tls = {
+      source  = "hashicorp/tls"
+      version = "4.3.0"
+    }
   }
 
   # State holds the K3s tokens: keep it off laptops once more than one person applies. See README.md,

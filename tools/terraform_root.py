@@ -45,11 +45,16 @@ PROVIDERS = {
         "terraform-provider-random",
         "github.com/terraform-providers/terraform-provider-random",
     ),
+    "hashicorp/tls": (
+        "terraform-provider-tls",
+        "github.com/hashicorp/terraform-provider-tls",
+    ),
 }
 # Providers whose release tags the Go module proxy cannot serve, so tools/go pins a commit instead.
 # hashicorp/random's go.mod has no /v3 suffix, so its v3.x tags are invalid Go versions; the commit in
 # tools/go/terraform-provider-random stands in for the pinned release (random_password is unchanged).
-UNTAGGED = {"hashicorp/random"}
+# hashicorp/tls likewise (no /v4); its CHANGELOG lists nothing after the pinned 4.3.0.
+UNTAGGED = {"hashicorp/random", "hashicorp/tls"}
 
 
 class CheckError(Exception):

@@ -1,7 +1,8 @@
-# Tests of the root module against mocked providers; nothing is created. They need the providers'
-# schemas, so they run where the registry is reachable (CI):
-#   terraform -chdir=terraform init -backend=false && terraform -chdir=terraform test
-# The cloud-init itself is tested offline in modules/k3s-cloud-init/tests.
+# Tests of the root module against mocked OpenStack and random providers; nothing is created in a cloud.
+# hashicorp/tls is real (it works offline): each run makes a throwaway server CA, so the join token is
+# checked against a real certificate. `make check-terraform` runs them offline against a mirror of the
+# providers built from source (tools/terraform_root.py). The cloud-init itself is tested offline in
+# modules/k3s-cloud-init/tests.
 
 mock_provider "openstack" {
   mock_data "openstack_networking_network_v2" {
@@ -66,8 +67,8 @@ run "one_server_and_two_agents_by_default" {
     error_message = "The floating IP must be in the API certificate's SANs."
   }
   assert {
-    condition     = module.cloud_init.agent_k3s_config.token == "AgentToken0123456789abcdefghijklmnopqrstuvw"
-    error_message = "Agents must join with the agent token, not the server token."
+    condition     = endswith(module.cloud_init.agent_k3s_config.token, "::node:AgentToken0123456789abcdefghijklmnopqrstuvw")
+    error_message = "Agents must join with the agent token (K3s's user node), not the server token."
   }
   assert {
     condition     = length(openstack_compute_instance_v2.server.user_data) <= 65535
@@ -76,6 +77,62 @@ run "one_server_and_two_agents_by_default" {
   assert {
     condition     = openstack_compute_instance_v2.server.key_pair == openstack_compute_keypair_v2.admin[0].name
     error_message = "A given public key must become the instances' key pair."
+  }
+}
+
+# K3s's secure token: an agent pins the server's CA on its first join instead of trusting whatever
+# answers on <subnet>.10:6443. K3s hashes a single self-signed CA certificate as the SHA-256 of the bytes
+# of server-ca.crt, which /cacerts serves; so the hash must be over exactly the bytes the server's
+# cloud-init writes there, and the agents' cloud-init must carry that token.
+run "agents_pin_the_server_ca_terraform_made" {
+  command = apply
+
+  assert {
+    condition     = can(regex("^K10[0-9a-f]{64}::node:AgentToken0123456789abcdefghijklmnopqrstuvw$", module.cloud_init.agent_k3s_config.token))
+    error_message = "The agents' token must be K3s's full format, K10<sha256 of the CA>::node:<agent token>."
+  }
+  assert {
+    condition = (
+      substr(module.cloud_init.agent_k3s_config.token, 3, 64) ==
+      sha256(base64decode(one([
+        for f in yamldecode(module.cloud_init.server_cloud_config).write_files : f.content
+        if f.path == "/var/lib/rancher/k3s/server/tls/server-ca.crt" && f.encoding == "b64"
+      ])))
+    )
+    error_message = "The token's CA hash must be the SHA-256 of the bytes the server writes to server-ca.crt."
+  }
+  assert {
+    condition = (
+      base64decode(one([
+        for f in yamldecode(module.cloud_init.server_cloud_config).write_files : f.content
+        if f.path == "/var/lib/rancher/k3s/server/tls/server-ca.crt"
+      ])) == tls_self_signed_cert.server_ca.cert_pem &&
+      one([
+        for f in yamldecode(module.cloud_init.server_cloud_config).write_files : f
+        if f.path == "/var/lib/rancher/k3s/server/tls/server-ca.key"
+      ]) == { path = "/var/lib/rancher/k3s/server/tls/server-ca.key", permissions = "0600", encoding = "b64", content = base64encode(tls_private_key.server_ca.private_key_pem) }
+    )
+    error_message = "The server must install Terraform's CA certificate, and its key readable by root only, before K3s starts."
+  }
+  assert {
+    condition = (
+      yamldecode(one([
+        for f in yamldecode(module.cloud_init.agent_cloud_config).write_files : f.content
+        if f.path == "/etc/rancher/k3s/config.yaml"
+      ])).token == module.cloud_init.agent_k3s_config.token &&
+      !strcontains(module.cloud_init.agent_cloud_config, "PRIVATE KEY") &&
+      !strcontains(module.cloud_init.agent_cloud_config, base64encode(tls_private_key.server_ca.private_key_pem)) &&
+      !strcontains(module.cloud_init.agent_cloud_config, "ServerToken")
+    )
+    error_message = "The agents' cloud-init must carry the full token in K3s's config, and neither the CA key nor the server token."
+  }
+  assert {
+    condition = (
+      tls_self_signed_cert.server_ca.is_ca_certificate &&
+      contains(tls_self_signed_cert.server_ca.allowed_uses, "cert_signing") &&
+      length(regexall("BEGIN CERTIFICATE", tls_self_signed_cert.server_ca.cert_pem)) == 1
+    )
+    error_message = "The server CA must be one self-signed CA certificate that may sign (K3s signs the API server's certificate with it)."
   }
 }
 

@@ -25,9 +25,25 @@ locals {
     "secrets-encryption"    = true
   }
 
+  # K3s reads its server CA from here if both files exist when it first starts, and makes every other CA
+  # (client, request-header, etcd) itself (pkg/daemons/control/deps: each CA is created only when its
+  # own certificate and key are missing). The bytes go in base64 so cloud-init writes them unchanged:
+  # the token's hash is over exactly these bytes.
+  tls_dir = "/var/lib/rancher/k3s/server/tls"
+  server_ca_files = var.server_ca_cert_pem == null ? [] : [
+    { path = "${local.tls_dir}/server-ca.crt", permissions = "0644", encoding = "b64", content = base64encode(var.server_ca_cert_pem) },
+    { path = "${local.tls_dir}/server-ca.key", permissions = "0600", encoding = "b64", content = base64encode(var.server_ca_key_pem) },
+  ]
+
+  # K3s's secure token format, K10<CA hash>::<user>:<password>: before it sends the password, an agent
+  # fetches /cacerts and refuses a server whose CA bundle does not hash to this. For one self-signed
+  # certificate K3s hashes the file's bytes (pkg/clientaccess/token.go, hashCA); the agent token's user is
+  # "node" (the server's passwd file). Without a CA from Terraform, the short form (password only).
+  agent_join_token = var.server_ca_cert_pem == null ? var.agent_token : "K10${sha256(var.server_ca_cert_pem)}::node:${var.agent_token}"
+
   agent_k3s_config = {
     "server"     = local.server_url
-    "token"      = var.agent_token
+    "token"      = local.agent_join_token
     "node-label" = [local.worker_label]
   }
 
@@ -83,12 +99,12 @@ locals {
   }
 
   server_cloud_config = join("\n", ["#cloud-config", yamlencode({
-    write_files = [
+    write_files = concat([
       { path = "/etc/rancher/k3s/config.yaml", permissions = "0600", content = yamlencode(local.server_k3s_config) },
       { path = "${local.manifests_dir}/argocd.yaml", permissions = "0600", content = yamlencode(local.argocd_helmchart) },
       { path = "${local.manifests_dir}/argocd-root-app.yaml", permissions = "0600", content = yamlencode(local.root_application) },
       local.install_script,
-    ]
+    ], local.server_ca_files)
     runcmd = [[local.install_script.path, "server", var.k3s_version]]
   })])
 

@@ -55,6 +55,36 @@ variable "agent_token" {
   }
 }
 
+variable "server_ca_cert_pem" {
+  description = "PEM of the K3s server CA (one self-signed certificate), installed before K3s first starts so that the agents' token can pin it. null: K3s makes its own CA and agents join with the short token, trusting the first server they reach (only for callers that never run K3s: the root module always sets it)."
+  type        = string
+  default     = null
+
+  # K3s hashes a bundle of several certificates differently (the DER of its root), so the token's hash
+  # below is right only for exactly one.
+  validation {
+    condition     = var.server_ca_cert_pem == null || can(regex("^-----BEGIN CERTIFICATE-----\\n[A-Za-z0-9+/=\\n]+-----END CERTIFICATE-----\\n$", coalesce(var.server_ca_cert_pem, "-")))
+    error_message = "server_ca_cert_pem must be exactly one PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----, ending in a newline), such as tls_self_signed_cert's cert_pem."
+  }
+}
+
+variable "server_ca_key_pem" {
+  description = "PEM private key of server_ca_cert_pem; written to the server only. null exactly when server_ca_cert_pem is."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = (var.server_ca_key_pem == null) == (var.server_ca_cert_pem == null)
+    error_message = "server_ca_key_pem and server_ca_cert_pem go together: set both (the root module's tls resources) or neither."
+  }
+
+  validation {
+    condition     = var.server_ca_key_pem == null || can(regex("^-----BEGIN (EC |RSA )?PRIVATE KEY-----\\n", coalesce(var.server_ca_key_pem, "-")))
+    error_message = "server_ca_key_pem must be a PEM private key (-----BEGIN EC PRIVATE KEY-----, RSA or PKCS#8), such as tls_private_key's private_key_pem."
+  }
+}
+
 variable "argocd_chart_version" {
   description = "Exact version of the argo-cd Helm chart from https://argoproj.github.io/argo-helm."
   type        = string

@@ -118,6 +118,84 @@ run "agents_join_with_the_agent_token_and_the_worker_label" {
   }
 }
 
+# The root module passes a server CA made by hashicorp/tls. These PEM blocks are stand-ins (the module
+# only writes and hashes them); the expected hash was computed outside Terraform, with Python's hashlib
+# over the same bytes, as K3s hashes a single-certificate server-ca.crt (sha256 of the file).
+run "a_given_server_ca_is_installed_and_pinned_by_the_agents" {
+  command = plan
+
+  variables {
+    server_ca_cert_pem = "-----BEGIN CERTIFICATE-----\nTUlJQmZha2VDZXJ0aWZpY2F0ZUJvZHk=\n-----END CERTIFICATE-----\n"
+    server_ca_key_pem  = "-----BEGIN EC PRIVATE KEY-----\nTUlJQmZha2VLZXk=\n-----END EC PRIVATE KEY-----\n"
+  }
+
+  assert {
+    condition     = output.agent_k3s_config.token == "K101594dc73471a0526b5c888a15ab02de25099ade8d29cc9fe3c36482a53afd949::node:${var.agent_token}"
+    error_message = "Agents must join with K10<sha256 of the CA file>::node:<agent token>."
+  }
+  assert {
+    condition     = output.server_k3s_config["agent-token"] == var.agent_token
+    error_message = "The server is configured with the agent token's password; the full form is for joining."
+  }
+  assert {
+    condition = toset([
+      for f in yamldecode(output.server_cloud_config).write_files : [f.path, f.permissions, base64decode(f.content)]
+      if startswith(f.path, "/var/lib/rancher/k3s/server/tls/") && f.encoding == "b64"
+      ]) == toset([
+      ["/var/lib/rancher/k3s/server/tls/server-ca.crt", "0644", var.server_ca_cert_pem],
+      ["/var/lib/rancher/k3s/server/tls/server-ca.key", "0600", var.server_ca_key_pem],
+    ])
+    error_message = "The server must get exactly the CA certificate and its root-only key, byte for byte (base64), where K3s looks first."
+  }
+  assert {
+    condition = (
+      !strcontains(output.agent_cloud_config, "PRIVATE KEY") &&
+      !strcontains(output.agent_cloud_config, base64encode(var.server_ca_key_pem)) &&
+      !strcontains(output.agent_cloud_config, "/server/tls/")
+    )
+    error_message = "The CA key goes to the server only; agents need just the hash in their token."
+  }
+}
+
+run "without_a_server_ca_k3s_makes_its_own_and_agents_use_the_short_token" {
+  command = plan
+
+  assert {
+    condition     = output.agent_k3s_config.token == var.agent_token
+    error_message = "Without a CA the hash is unknown before K3s starts: the short token is all there is."
+  }
+  assert {
+    condition     = !strcontains(output.server_cloud_config, "/server/tls/")
+    error_message = "Without a CA nothing may be written into K3s's tls folder."
+  }
+}
+
+run "two_certificates_as_server_ca_are_refused" {
+  command = plan
+  variables {
+    server_ca_cert_pem = "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nQg==\n-----END CERTIFICATE-----\n"
+    server_ca_key_pem  = "-----BEGIN EC PRIVATE KEY-----\nQQ==\n-----END EC PRIVATE KEY-----\n"
+  }
+  expect_failures = [var.server_ca_cert_pem]
+}
+
+run "server_ca_without_its_key_is_refused" {
+  command = plan
+  variables {
+    server_ca_cert_pem = "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----\n"
+  }
+  expect_failures = [var.server_ca_key_pem]
+}
+
+run "server_ca_key_that_is_no_pem_key_is_refused" {
+  command = plan
+  variables {
+    server_ca_cert_pem = "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----\n"
+    server_ca_key_pem  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"
+  }
+  expect_failures = [var.server_ca_key_pem]
+}
+
 run "server_installs_the_pinned_argocd_chart" {
   command = plan
 
