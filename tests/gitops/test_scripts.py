@@ -5,29 +5,15 @@ Both are served by a local HTTP server on 127.0.0.1, with bounded request counts
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import ssl
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import ModuleType
 
+import check
+import loadtest
 import pytest
-from gitops_helpers import REPO_ROOT
-
-
-def load(relative: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(relative.replace("/", "_")[:-3], REPO_ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-loadtest = load("apps/loadtest/loadtest.py")
-check = load("platform/metrics-server-check/check.py")
 
 # path -> (status, JSON body); the server answers every GET from this table.
 Routes = dict[str, tuple[int, object]]

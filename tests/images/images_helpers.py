@@ -6,21 +6,17 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pod
 import pytest
+from podman import podman
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tools" / "images") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools" / "images"))
-
-import pod  # noqa: E402
-from podman import podman  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 RUN_ID = f"{os.getpid()}"
 # No network here: the backend serves its deterministic sample data instead of Yahoo (the Deployment's

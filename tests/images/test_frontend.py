@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from images_helpers import REPO, RUN_ID, remove, start
+from images_helpers import REPO_ROOT, RUN_ID, remove, start
 from podman import podman
 
 
@@ -20,12 +20,12 @@ def test_the_frontend_reaches_the_backend_through_the_service_name(frontend):
 
 
 def test_the_browser_test_passes_against_the_containers(frontend, tmp_path):
-    out = REPO / ".out" / "images" / "e2e"
+    out = REPO_ROOT / ".out" / "images" / "e2e"
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "E2E_FRONTEND_URL": frontend.url(), "E2E_OUT": str(out), "E2E_REQUIRED": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e"],
-        cwd=REPO / "images" / "frontend",
+        cwd=REPO_ROOT / "images" / "frontend",
         env=env,
         capture_output=True,
         text=True,

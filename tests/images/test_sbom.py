@@ -8,17 +8,17 @@ import sys
 
 import pod
 import pytest
-from images_helpers import REPO
+from images_helpers import REPO_ROOT
 from podman import podman
 from test_unit_in_image import PYTHON_VERSION, canonical, locked_pins
 
-SBOM_DIR = REPO / ".out" / "images" / "sbom"
+SBOM_DIR = REPO_ROOT / ".out" / "images" / "sbom"
 
 
 @pytest.mark.parametrize("name", ["backend", "frontend"])
 def test_the_sbom_lists_every_locked_package_at_its_version(name, base):
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "images" / "sbom.py"), name],
+        [sys.executable, str(REPO_ROOT / "tools" / "images" / "sbom.py"), name],
         capture_output=True,
         text=True,
         check=False,

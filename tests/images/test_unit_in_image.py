@@ -19,7 +19,7 @@ from pathlib import Path
 import build
 import pod
 import pytest
-from images_helpers import REPO, RUN_ID
+from images_helpers import REPO_ROOT, RUN_ID
 from packaging.requirements import Requirement
 from podman import podman
 
@@ -76,7 +76,7 @@ def locked_pins(name: str, python_version: str) -> set[tuple[str, str]]:
         "python_full_version": python_version,
     }
     pins = set()
-    for line in (REPO / "images" / name / "requirements.txt").read_text().splitlines():
+    for line in (REPO_ROOT / "images" / name / "requirements.txt").read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate(environment):
@@ -89,7 +89,7 @@ def packages_for_tests(name: str, python_version: str) -> list[str]:
     """name==version for every distribution the tests need that the image lacks, dependencies included."""
     providers = metadata.packages_distributions()
     wanted = [*RUNNER_PACKAGES]
-    for module in sorted(imported_modules(REPO / "images" / name / "tests")):
+    for module in sorted(imported_modules(REPO_ROOT / "images" / name / "tests")):
         wanted += providers.get(module, [])
     in_image = {distribution for distribution, _ in locked_pins(name, python_version)}
     environment = {
@@ -141,9 +141,9 @@ def packages_volume(name: str) -> str:
 def test_the_images_unit_tests_pass_inside_it_on_python_3_13(name, resources, base):
     volume = packages_volume(name)
     spec = pod.pod_spec(resources, name)
-    folder = REPO / "images" / name
-    mounts = {folder / "tests": "/app/tests", REPO / "pyproject.toml": "/app/pyproject.toml"}
-    mounts.update({REPO / source: target for source, target in EXTRA_MOUNTS[name].items()})
+    folder = REPO_ROOT / "images" / name
+    mounts = {folder / "tests": "/app/tests", REPO_ROOT / "pyproject.toml": "/app/pyproject.toml"}
+    mounts.update({REPO_ROOT / source: target for source, target in EXTRA_MOUNTS[name].items()})
     volumes = [arg for source, target in mounts.items() for arg in ("--volume", f"{source}:{target}:ro")]
     site_packages = f"{VENV}/lib/python3.13/site-packages"
     command = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import os
 import shutil
 import stat
@@ -13,13 +14,13 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-
-from .conftest import CLOUD_INIT_MODULE, RENDER_INPUTS
+from terraform_helpers import CLOUD_INIT_MODULE, RENDER_INPUTS
 
 ROLES = ["server", "agent"]
 NOVA_USER_DATA_LIMIT = 65535
 INSTALL_SCRIPT = CLOUD_INIT_MODULE / "files" / "install-k3s.sh"
 K3S = RENDER_INPUTS["k3s_version"]
+TLS = "/var/lib/rancher/k3s/server/tls"
 
 
 def cloud_config(rendered: dict[str, str], role: str) -> dict:
@@ -53,7 +54,8 @@ def test_cloud_config_has_only_known_keys_and_valid_embedded_yaml(
     config = cloud_config(rendered, role)
     assert set(config) == {"write_files", "runcmd"}
     for written in config["write_files"]:
-        assert set(written) <= {"path", "permissions", "content"}, written["path"]
+        assert set(written) <= {"path", "permissions", "content", "encoding"}, written["path"]
+        assert written.get("encoding", "b64") == "b64", written["path"]
         assert written["path"].startswith("/"), written["path"]
         if written["path"].endswith((".yaml", ".yml")):
             assert yaml.safe_load(written["content"]), f"{written['path']} is empty or not YAML"
@@ -103,18 +105,62 @@ def test_server_writes_k3s_config_and_both_manifests(rendered: dict[str, str]) -
     )
     assert root_app["kind"] == "Application"
     assert root_app["spec"]["source"]["path"] == "clusters/prod"
-    assert all(files[p]["permissions"] == "0600" for p in files if not p.startswith("/usr/local/sbin/"))
+    public = {"/usr/local/sbin/install-k3s", f"{TLS}/server-ca.crt"}
+    assert all(files[p]["permissions"] == "0600" for p in files if p not in public)
 
 
 def test_agent_config_names_the_server_and_never_holds_the_server_token(rendered: dict[str, str]) -> None:
     files = {f["path"]: f for f in cloud_config(rendered, "agent")["write_files"]}
     k3s = yaml.safe_load(files["/etc/rancher/k3s/config.yaml"]["content"])
+    written_ca = written(rendered, "server", f"{TLS}/server-ca.crt")
     assert k3s == {
         "server": f"https://{RENDER_INPUTS['server_private_ip']}:6443",
-        "token": RENDER_INPUTS["agent_token"],
+        "token": f"K10{k3s_ca_hash(written_ca)}::node:{RENDER_INPUTS['agent_token']}",
         "node-label": ["nodepool=worker"],
     }
     assert RENDER_INPUTS["cluster_token"] not in rendered["agent_cloud_config"]
+    assert "PRIVATE KEY" not in rendered["agent_cloud_config"]
+    assert not any(path.startswith(TLS) for path in files)
+
+
+def k3s_ca_hash(bundle: bytes) -> str:
+    """What K3s's pkg/clientaccess hashCA makes of the CA bundle its /cacerts serves (server-ca.crt):
+    for a single certificate the SHA-256 of the file's bytes (a bundle would hash its root's DER)."""
+    assert bundle.count(b"-----BEGIN CERTIFICATE-----") == 1, (
+        "only a single-certificate CA is hashed this way"
+    )
+    return hashlib.sha256(bundle).hexdigest()
+
+
+def written(rendered: dict[str, str], role: str, path: str) -> bytes:
+    """The bytes cloud-init writes to `path` (write_files content, decoded as cloud-init does)."""
+    (entry,) = [f for f in cloud_config(rendered, role)["write_files"] if f["path"] == path]
+    return (
+        base64.b64decode(entry["content"], validate=True)
+        if entry.get("encoding") == "b64"
+        else entry["content"].encode()
+    )
+
+
+def test_server_gets_the_ca_byte_for_byte_and_a_key_that_signs_for_it(
+    rendered: dict[str, str], server_ca: tuple[str, str], tmp_path: Path
+) -> None:
+    cert, key = server_ca
+    assert written(rendered, "server", f"{TLS}/server-ca.crt") == cert.encode()
+    assert written(rendered, "server", f"{TLS}/server-ca.key") == key.encode()
+    (tmp_path / "ca.crt").write_bytes(written(rendered, "server", f"{TLS}/server-ca.crt"))
+    (tmp_path / "ca.key").write_bytes(written(rendered, "server", f"{TLS}/server-ca.key"))
+
+    def openssl(*args: str) -> str:
+        done = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # K3s signs the API server's certificate with this pair: a CA certificate and the key that matches it.
+    assert "CA:TRUE" in openssl("x509", "-in", "ca.crt", "-noout", "-ext", "basicConstraints")
+    assert openssl("x509", "-in", "ca.crt", "-noout", "-pubkey") == openssl(
+        "pkey", "-in", "ca.key", "-pubout"
+    )
 
 
 # --- the install script itself, run with a stand-in for the network ------------------------------

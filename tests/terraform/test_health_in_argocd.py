@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from health_cases import APPLICATION_CASES, CRONJOB_CASES, argocd_values
 
 from tools.gotools import Builder
-
-from .test_argocd_helmchart import APPLICATION_CASES, CRONJOB_CASES, argocd_values
 
 
 @pytest.fixture(scope="module")

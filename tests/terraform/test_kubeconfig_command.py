@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from .conftest import TERRAFORM_DIR, terraform
+from terraform_helpers import TERRAFORM_DIR, terraform
 
 TEMPLATE = TERRAFORM_DIR / "files" / "fetch-kubeconfig.sh.tftpl"
 PUBLIC_IP = "203.0.113.10"

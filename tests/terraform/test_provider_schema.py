@@ -6,8 +6,9 @@ attribute (`network = {...}`) or the reverse, a missing required argument, a ref
 the resource does not export, or a mock default for an attribute that does not exist.
 
 SCHEMAS is the subset of terraform-provider-openstack 3.4.0 (docs/resources/*.md, docs/data-sources/*.md
-and openstack/*_v2.go of its repository) and hashicorp/random 3.8.1 that this module uses. A resource
-type missing here fails the test on purpose: add it after checking its page for the pinned version.
+and openstack/*_v2.go of its repository), hashicorp/random 3.8.1 and hashicorp/tls 4.3.0 that this module
+uses. A resource type missing here fails the test on purpose: add it after checking its page for the
+pinned version.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from functools import cache
 import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
-
-from .conftest import TERRAFORM_DIR
+from terraform_helpers import TERRAFORM_DIR
 
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=True, with_comments=False)
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle"}
@@ -50,6 +50,21 @@ def schema(required: str = "", optional: str = "", computed: str = "", **blocks:
 
 
 RESOURCES = {
+    # hashicorp/tls 4.3.0 (`terraform providers schema -json` of the build in the mirror).
+    "tls_private_key": schema(
+        "algorithm",
+        "ecdsa_curve rsa_bits",
+        "private_key_openssh private_key_pem private_key_pem_pkcs8 public_key_fingerprint_md5"
+        " public_key_fingerprint_sha256 public_key_openssh public_key_pem",
+    ),
+    "tls_self_signed_cert": schema(
+        "allowed_uses validity_period_hours",
+        "dns_names early_renewal_hours ip_addresses is_ca_certificate max_path_length private_key_pem"
+        " private_key_pem_wo private_key_pem_wo_version set_authority_key_id set_subject_key_id uris",
+        "cert_pem key_algorithm ready_for_renewal validity_end_time validity_start_time",
+        subject="common_name country email_address locality organization organizational_unit postal_code"
+        " province serial_number street_address",
+    ),
     "random_password": schema(
         "length",
         "keepers lower min_lower min_numeric min_special min_upper numeric override_special special upper",
@@ -232,7 +247,7 @@ def test_arguments_and_blocks_exist_in_the_pinned_provider(
 
 
 # `openstack_x.name.attr`, `openstack_x.name[i].attr` and `data.openstack_x.name.attr`.
-REFERENCE = re.compile(r"\b(data\.)?((?:openstack|random)_\w+)\.(\w+)(?:\[[^\]]*\])?\.(\w+)")
+REFERENCE = re.compile(r"\b(data\.)?((?:openstack|random|tls)_\w+)\.(\w+)(?:\[[^\]]*\])?\.(\w+)")
 
 
 def references() -> list[tuple[str, str, str, str]]:

@@ -15,13 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from terraform_helpers import REPO_ROOT, TERRAFORM_DIR
 
 from tools.gotools import Builder
 from tools.terraform_root import REGISTRY, required_providers
-
-from .conftest import TERRAFORM_DIR
-
-REPO = TERRAFORM_DIR.parent
 
 # (file, pattern, replacement, what validate must say)
 PLANTED = {
@@ -50,14 +47,14 @@ def copy_root_module(tmp_path: Path) -> Path:
     """terraform/ copied, with the clusters/ it reads (`${path.module}/../clusters`) beside it."""
     module = tmp_path / "terraform"
     shutil.copytree(TERRAFORM_DIR, module, ignore=shutil.ignore_patterns(".terraform*"))
-    (tmp_path / "clusters").symlink_to(REPO / "clusters")
+    (tmp_path / "clusters").symlink_to(REPO_ROOT / "clusters")
     return module
 
 
 def validate(module: Path, work: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tools.terraform_root", "validate", str(module), "--work", str(work)],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,

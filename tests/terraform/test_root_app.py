@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from terraform_helpers import CLOUD_INIT_MODULE, GIT_SOURCE, REPO_ROOT, TERRAFORM_DIR, plan_cloud_init
 
 from tools.gitops.render import render_cluster
 from tools.gitops.validate import validate_crd
 from tools.pins import declared_variables
 
-from .conftest import CLOUD_INIT_MODULE, GIT_SOURCE, REPO, TERRAFORM_DIR, plan_cloud_init
-
 
 @pytest.fixture(scope="module")
 def root_as_argocd_renders_it() -> dict:
-    rendering = render_cluster(REPO, "prod")
+    rendering = render_cluster(REPO_ROOT, "prod")
     (root,) = [
         resource
         for resource in rendering.apps[0].resources
@@ -48,7 +47,7 @@ def test_root_app_pulls_from_git_source(rendered: dict) -> None:
 def test_no_variable_competes_with_git_source(variables_tf: Path) -> None:
     # A repo URL or revision variable would be a trap: Argo CD's self-sync would revert it.
     competing = {v for v in declared_variables(variables_tf) if re.search(r"repo|revision", v)}
-    assert not competing, f"{variables_tf.relative_to(REPO)}: {competing}; git-source.yaml is their home"
+    assert not competing, f"{variables_tf.relative_to(REPO_ROOT)}: {competing}; git-source.yaml is their home"
 
 
 GIT_SOURCE_HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: git-source\n"

@@ -8,8 +8,7 @@ from functools import cache
 import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
-
-from .conftest import TERRAFORM_DIR
+from terraform_helpers import TERRAFORM_DIR
 
 TF_FILES = sorted(TERRAFORM_DIR.glob("*.tf"))
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)

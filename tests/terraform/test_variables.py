@@ -11,8 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from .conftest import TERRAFORM_DIR, terraform
+from terraform_helpers import TERRAFORM_DIR, terraform
 
 GOOD = {
     "image_name": "Ubuntu 24.04",

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-# `tools` is imported from the repository root, wherever pytest was started (--import-mode=importlib
-# adds nothing to sys.path).
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from tools import gotools
 
-from tools import gotools  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 MAIN_GO = (
     'package main\n\nimport "fmt"\n\nvar version = "dev"\n\nfunc main() { fmt.Println("hello", version) }\n'

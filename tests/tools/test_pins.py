@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 
 from tools.gitops.validate import kubernetes_version
-from tools.pins import REPO, ROOT_VARIABLES, HclError, pinned, variable_defaults
+from tools.pins import ROOT_VARIABLES, HclError, pinned, variable_defaults
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PINS = ("k3s_version", "argocd_chart_version")
 CODE_SUFFIXES = {".py", ".tf", ".hcl", ".tfvars", ".sh", ".mk", ".yaml", ".yml", ".json", ".lua", ".toml"}
 
 
-def second_homes(value: str, root: Path = REPO) -> list[str]:
+def second_homes(value: str, root: Path = REPO_ROOT) -> list[str]:
     """Lines of tracked code files, other than the home, that hold `value` as a quoted string literal.
 
     An escaped quote (`\\"v1.35.8+k3s1\\"` in a Terraform description) is an example in prose, not a pin.
@@ -51,7 +53,7 @@ def test_nothing_but_the_home_holds_the_pin(name):
 def test_a_second_literal_is_found(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "terraform").mkdir()
-    shutil.copy(REPO / ROOT_VARIABLES, tmp_path / ROOT_VARIABLES)
+    shutil.copy(REPO_ROOT / ROOT_VARIABLES, tmp_path / ROOT_VARIABLES)
     version = pinned("k3s_version")
     (tmp_path / "fixture.py").write_text(
         f'INPUTS = {{"k3s_version": "{version}"}}\n# "{version}" in a comment\n'
@@ -63,8 +65,8 @@ def test_a_second_literal_is_found(tmp_path):
 
 def test_a_bump_in_a_copy_is_read_by_every_reader(tmp_path):
     (tmp_path / "terraform").mkdir()
-    text = (REPO / ROOT_VARIABLES).read_text()
-    major, minor, _ = kubernetes_version(REPO).split(".")
+    text = (REPO_ROOT / ROOT_VARIABLES).read_text()
+    major, minor, _ = kubernetes_version(REPO_ROOT).split(".")
     bumps = {"k3s_version": f"v{major}.{int(minor) + 1}.1+k3s2", "argocd_chart_version": "99.0.1"}
     for name, new in bumps.items():
         old = re.compile(r'(default\s*=\s*)"' + re.escape(pinned(name)) + '"')
@@ -76,7 +78,7 @@ def test_a_bump_in_a_copy_is_read_by_every_reader(tmp_path):
 
 
 def test_the_defaults_are_unquoted():
-    defaults = variable_defaults(REPO / ROOT_VARIABLES)
+    defaults = variable_defaults(REPO_ROOT / ROOT_VARIABLES)
     assert re.fullmatch(r"v\d+\.\d+\.\d+\+k3s\d+", str(defaults["k3s_version"]))
     assert re.fullmatch(r"\d+\.\d+\.\d+", str(defaults["argocd_chart_version"]))
 
@@ -98,7 +100,7 @@ def test_bad_files_and_names_are_clear_errors(tmp_path):
 def test_the_command_line_prints_one_pin():
     result = subprocess.run(
         [sys.executable, "-m", "tools.pins", "k3s_version"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,

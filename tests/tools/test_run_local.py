@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "Press Ctrl-C to stop both."
 STARTUP_TIMEOUT_S = 120
 
@@ -73,7 +73,7 @@ def launched():
     }
     process = subprocess.Popen(
         [sys.executable, "tools/run_local.py"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -113,7 +113,7 @@ def test_make_run_serves_both_tiers_and_ctrl_c_stops_them(launched):
 def test_a_bad_port_is_refused_with_a_clear_message():
     result = subprocess.run(
         [sys.executable, "tools/run_local.py"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env={**os.environ, "BACKEND_PORT": "http"},
         capture_output=True,
         text=True,

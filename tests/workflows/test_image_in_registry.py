@@ -8,7 +8,6 @@ a 401 challenge on the manifest, a token service, and the manifest's HEAD.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import socket
 import subprocess
@@ -20,11 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 
+import image_in_registry
 import pytest
+from workflow_helpers import REPO_ROOT
 
-from .conftest import REPO
-
-SCRIPT = REPO / ".github" / "scripts" / "image_in_registry.py"
+SCRIPT = REPO_ROOT / ".github" / "scripts" / "image_in_registry.py"
 IMAGE = "ghcr.io/owner/stock-backend"
 TOKEN = "t0ken"
 
@@ -114,13 +113,7 @@ def check(
 
 @pytest.fixture(scope="module")
 def module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("image_in_registry", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    loaded = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = loaded
-    spec.loader.exec_module(loaded)
-    return loaded
+    return image_in_registry
 
 
 def test_a_tag_that_is_there(registry: Registry) -> None:

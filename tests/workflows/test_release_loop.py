@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from .conftest import REPO, git
+from workflow_helpers import REPO_ROOT, git
 
 BUMP = ".github/scripts/bump-image-tag.sh"
 KUSTOMIZATION = "apps/stock-app/kustomization.yaml"
@@ -42,10 +41,10 @@ def tracked_files(root: Path) -> list[Path]:
 def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A one-commit repository holding this checkout's files, as they are now."""
     seed = tmp_path_factory.mktemp("seed")
-    for name in tracked_files(REPO):
+    for name in tracked_files(REPO_ROOT):
         target = seed / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
+        shutil.copy2(REPO_ROOT / name, target)
     git(seed, "init", "--quiet", "--initial-branch=main")
     git(seed, "add", "--all")
     git(seed, "commit", "--quiet", "-m", "Seed")
@@ -95,7 +94,7 @@ def origin_log(origin: Path) -> list[str]:
 def render(checkout: Path) -> list[dict]:
     result = subprocess.run(
         [sys.executable, "-m", "tools.gitops.render", "--cluster", "prod", "--repo-root", str(checkout)],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -424,7 +423,7 @@ def test_pull_request_mode_opens_then_updates_one_pull_request(
 
 
 def test_help(tmp_path: Path) -> None:
-    result = subprocess.run(["bash", REPO / BUMP, "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(["bash", REPO_ROOT / BUMP, "--help"], capture_output=True, text=True, check=True)
     assert "--mode push|pull-request" in result.stdout
     assert not result.stdout.startswith("#")
 

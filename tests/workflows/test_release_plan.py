@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from .conftest import REPO, git
+from workflow_helpers import REPO_ROOT, git
 
 KUSTOMIZATION = """\
 images:
@@ -52,7 +51,7 @@ def repo_dir(tmp_path: Path) -> Path:
         (root / name).write_text(text)
     for name in ("tools/set_image_tag.py", ".github/scripts/release-plan.sh"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, root / name)
+        shutil.copy2(REPO_ROOT / name, root / name)
     git(root, "init", "--quiet", "--initial-branch=main")
     commit(root, "Seed")
     return root

@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from workflow_helpers import REPO_ROOT
 
-from .conftest import REPO
-
-SCRIPT = REPO / ".github" / "scripts" / "require-ci-passed.sh"
+SCRIPT = REPO_ROOT / ".github" / "scripts" / "require-ci-passed.sh"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 

