@@ -44,6 +44,8 @@ from stockui.text import escape
 # Once per process: the imports' objects out of the full collection Streamlit runs after every script run.
 freeze_startup_heap()
 
+TABS = (":material/show_chart: Chart", ":material/table: Data")
+
 st.set_page_config(page_title="Stock dashboard", page_icon=":material/candlestick_chart:", layout="wide")
 
 
@@ -235,7 +237,9 @@ if any(histories[ticker].is_sample for ticker in shown):
 
 # --- Figures and chart
 stats = [analytics.ticker_figures(ticker, prices["close"], interval) for ticker, prices in shown.items()]
-chart_tab, data_tab = st.tabs([":material/show_chart: Chart", ":material/table: Data"])
+# The Data tab is built only when someone opens it (a rerun): the whole table and its download are most of
+# what a page sends and draws beyond the chart, and most visitors never look at them.
+chart_tab, data_tab = st.tabs(TABS, key="tab", on_change="rerun")
 with chart_tab:
     if len(shown) == 1:
         ticker, (one,) = next(iter(shown)), stats
@@ -312,33 +316,34 @@ with chart_tab:
         )
 
 with data_tab:
-    table = analytics.prices_table(shown)
-    price_format = f"%.{analytics.price_decimals(table)}f"
-    st.dataframe(
-        table,
-        hide_index=True,
-        height=420,
-        # Sent whole with the page, never kept: a lazy table would keep each session's copy on the server.
-        lazy=False,
-        column_config={
-            "ticker": st.column_config.TextColumn("Ticker"),
-            "date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
-            **{
-                column: st.column_config.NumberColumn(column.title(), format=price_format)
-                for column in ("open", "high", "low", "close")
+    if data_tab.open:
+        table = analytics.prices_table(shown)
+        price_format = f"%.{analytics.price_decimals(table)}f"
+        st.dataframe(
+            table,
+            hide_index=True,
+            height=420,
+            # Sent whole with the page, never kept: a lazy table would keep each session's copy on the server.
+            lazy=False,
+            column_config={
+                "ticker": st.column_config.TextColumn("Ticker"),
+                "date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
+                **{
+                    column: st.column_config.NumberColumn(column.title(), format=price_format)
+                    for column in ("open", "high", "low", "close")
+                },
+                "volume": st.column_config.NumberColumn("Volume", format="localized"),
             },
-            "volume": st.column_config.NumberColumn("Volume", format="localized"),
-        },
-    )
-    st.download_button(
-        "Download CSV",
-        # Made when clicked, not on every run: a session keeps no CSV and no table for it in memory.
-        functools.partial(prices_csv, backend(), tuple(shown), fetch_start, start, end, interval),
-        file_name=f"{'_'.join(shown)}_{start}_{end}_{interval}.csv".replace("^", ""),
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+        )
+        st.download_button(
+            "Download CSV",
+            # Made when clicked, not on every run: a session keeps no CSV and no table for it in memory.
+            functools.partial(prices_csv, backend(), tuple(shown), fetch_start, start, end, interval),
+            file_name=f"{'_'.join(shown)}_{start}_{end}_{interval}.csv".replace("^", ""),
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 sources = sorted({histories[ticker].source for ticker in shown})
 st.caption(

@@ -22,6 +22,8 @@ from stockui.client import (
 )
 from stockui.state import ViewState
 
+TABS = (":material/show_chart: Chart", ":material/table: Data")
+
 
 def figure(at: AppTest) -> go.Figure:
     (chart,) = at.get("plotly_chart")
@@ -37,6 +39,12 @@ def first_values(at: AppTest) -> list[float]:
             y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
         firsts.append(float(y[0]))
     return firsts
+
+
+def open_data_tab(at: AppTest) -> None:
+    """What clicking the Data tab does: the tabs' state changes and the page runs again."""
+    at.session_state["tab"] = TABS[1]
+    at.run()
 
 
 def traces(at: AppTest) -> list[tuple[str, str]]:
@@ -92,9 +100,10 @@ def test_several_tickers_are_compared_normalised_with_a_table_of_figures(app, fa
     assert_clean(app)
     assert traces(app) == [("scatter", "NVDA"), ("scatter", "^GSPC"), ("scatter", "BTC-USD")]
     assert first_values(app) == pytest.approx([100, 100, 100])
-    figures_table = app.dataframe[0].value
+    (figures_table,) = (table.value for table in app.dataframe)
     assert figures_table.index.tolist() == ["NVDA", "^GSPC", "BTC-USD"]
     assert {"change", "cagr", "volatility", "max_drawdown"} <= set(figures_table.columns)
+    open_data_tab(app)
     data_table = app.dataframe[1].value
     assert data_table["ticker"].unique().tolist() == ["NVDA", "^GSPC", "BTC-USD"]
     assert isinstance(data_table["date"].iloc[0], dt.date)  # a date, not a midnight timestamp
@@ -236,10 +245,18 @@ def test_a_broken_link_value_is_reported_and_ignored(app, fake_backend):
     assert app.segmented_control(key="period").value == ViewState.period
 
 
-def test_the_data_can_be_downloaded_as_csv(app, fake_backend):
+def test_the_data_tab_is_built_only_when_opened(app, fake_backend):
     app.run()
+    assert not app.dataframe
+    assert not app.get("download_button")
+    open_data_tab(app)
+    assert_clean(app)
+    (table,) = app.dataframe
+    bars = next(metric for metric in app.metric if metric.label == "Bars")
+    assert len(table.value) == int(bars.value.replace(",", "")), "every bar shown, one row each"
     (button,) = app.get("download_button")
     assert button.proto.label == "Download CSV"
+    assert app.get("plotly_chart"), "the chart tab is still drawn"
 
 
 def test_a_link_with_dates_outside_the_allowed_range_opens_the_default_period(app, fake_backend):
