@@ -26,9 +26,9 @@ import yaml
 from tools import pins
 from tools.k3d import bootstrap, hpa_load, smoke
 
-REPO = Path(__file__).resolve().parents[2]
-K3D = REPO / "tools" / "k3d"
-WORKFLOW = REPO / ".github" / "workflows" / "live.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K3D = REPO_ROOT / "tools" / "k3d"
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "live.yaml"
 cluster = bootstrap.cluster
 GIT_ENV = {
     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -58,8 +58,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 @pytest.fixture(scope="module")
 def cloud_init(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The cloud-init module's outputs for this repository as it is, planned the way Terraform plans it."""
-    upstream = (REPO / cluster.GIT_SOURCE).read_text()
-    return cluster.terraform_outputs(REPO, upstream, tmp_path_factory.mktemp("cloud-init"))
+    upstream = (REPO_ROOT / cluster.GIT_SOURCE).read_text()
+    return cluster.terraform_outputs(REPO_ROOT, upstream, tmp_path_factory.mktemp("cloud-init"))
 
 
 def written_by_cloud_init(outputs: dict) -> dict[str, str]:
@@ -122,7 +122,7 @@ def test_the_nodes_are_shaped_as_terraform_shapes_them(prepared, cloud_init) -> 
     out, _ = prepared
     config = yaml.safe_load((out / "k3d.yaml").read_text())
     assert config["image"] == "rancher/k3s:" + pins.pinned("k3s_version").replace("+", "-")
-    variables = pins.variable_defaults(REPO / pins.ROOT_VARIABLES)
+    variables = pins.variable_defaults(REPO_ROOT / pins.ROOT_VARIABLES)
     assert config["servers"] == 1
     assert config["agents"] == variables["agent_count"]
     server_args = {a["arg"]: a["nodeFilters"] for a in config["options"]["k3s"]["extraArgs"]}
@@ -138,7 +138,7 @@ def test_the_nodes_are_shaped_as_terraform_shapes_them(prepared, cloud_init) -> 
 def test_the_k3d_config_is_valid_for_the_pinned_k3d(prepared) -> None:
     """k3d's own JSON schema, from the source of the version tools/go/k3d pins."""
     out, _ = prepared
-    source = cluster.Tools().module_dir(REPO / "tools" / "go" / "k3d", "github.com/k3d-io/k3d/v5")
+    source = cluster.Tools().module_dir(REPO_ROOT / "tools" / "go" / "k3d", "github.com/k3d-io/k3d/v5")
     config = yaml.safe_load((out / "k3d.yaml").read_text())
     schema_file = source / "pkg" / "config" / config["apiVersion"].split("/")[1] / "schema.json"
     schema = json.loads(schema_file.read_text())
@@ -162,7 +162,7 @@ def test_the_git_source_is_this_tree_pointed_at_the_runner(prepared) -> None:
     assert source == {"repoURL": "git://host.k3d.internal:9418/stock-gitops.git", "targetRevision": "main"}
     # Everything else is the working tree: the kustomization the images are imported under, for one.
     kustomization = "apps/stock-app/kustomization.yaml"
-    assert git(bare, "show", f"main:{kustomization}") == (REPO / kustomization).read_text().strip()
+    assert git(bare, "show", f"main:{kustomization}") == (REPO_ROOT / kustomization).read_text().strip()
 
 
 def test_live_env_holds_the_scenarios_contract(prepared) -> None:
@@ -185,7 +185,7 @@ def test_live_env_holds_the_scenarios_contract(prepared) -> None:
 def test_bad_input_is_named_without_a_traceback(tmp_path: Path, args: list[str], message: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.k3d.bootstrap", str(tmp_path / "out"), *args],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -260,7 +260,9 @@ def calls(directory: Path) -> list[str]:
 def kustomization_ref(image: str) -> str:
     def tag_tool(*args: str) -> str:
         command = [sys.executable, "tools/set_image_tag.py", "--image", image, *args]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     return f"{tag_tool('--print-name')}:{tag_tool('--print-tag')}"
 
@@ -274,7 +276,9 @@ def run_images(tmp_path: Path, *args: str, tag: str = "sha-0123456789ab") -> sub
         "LIVE_ROLLOUT_TAG": tag,
     }
     command = [str(K3D / "images.sh"), *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_images_are_built_under_the_kustomizations_names(tmp_path: Path) -> None:
@@ -316,7 +320,9 @@ def run_cluster_up(tmp_path: Path, out: Path, nodehosts: str) -> subprocess.Comp
     kubectl = stub(tmp_path, "kubectl", f"if [[ $* == *coredns* ]]; then cat {tmp_path}/nodehosts; fi")
     env = {"PATH": os.environ["PATH"], "K3D": str(k3d), "KUBECTL": str(kubectl)}
     command = [str(K3D / "cluster-up.sh"), str(out)]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def copy_of_prepared(prepared, tmp_path: Path) -> Path:
@@ -364,7 +370,7 @@ def make_run() -> tuple[str, str]:
     }
     process = subprocess.Popen(
         [sys.executable, "tools/run_local.py"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -418,7 +424,7 @@ def test_smoke_catches_the_wrong_tier_behind_a_path(make_run) -> None:
 def test_smoke_cli_names_a_bad_url() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.k3d.smoke", "--url", "127.0.0.1:8080"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -479,11 +485,11 @@ def test_every_tools_k3d_script_is_a_step_and_exists() -> None:
 
 
 def test_k3d_is_built_from_its_one_pin_never_downloaded() -> None:
-    go_mod = (REPO / "tools" / "go" / "k3d" / "go.mod").read_text()
+    go_mod = (REPO_ROOT / "tools" / "go" / "k3d" / "go.mod").read_text()
     version = re.search(r"^\s*github\.com/k3d-io/k3d/v5 (v\S+)", go_mod, re.M)
     assert version, "tools/go/k3d/go.mod requires no k3d"
     # k3d names its helper images (load balancer, tools) after its own version: it must be the pinned one.
-    ldflags = json.loads((REPO / "tools" / "go" / "k3d" / "build.json").read_text())["ldflags"]
+    ldflags = json.loads((REPO_ROOT / "tools" / "go" / "k3d" / "build.json").read_text())["ldflags"]
     assert f"-X github.com/k3d-io/k3d/v5/version.Version={version.group(1)}" in ldflags
     text = WORKFLOW.read_text()
     assert not re.search(r"\b(curl|wget)\b|releases/download", text)
