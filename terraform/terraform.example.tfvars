@@ -22,8 +22,8 @@ ssh_public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExam
 # dns_nameservers      = []   # the cloud's own resolver; or e.g. ["192.0.2.53"]
 # boot_volume_size     = null # boot from the image; a number of GiB (e.g. 40) boots from a volume
 # ssh_user             = "ubuntu"
-# k3s_version          = "v1.35.8+k3s1"
-# argocd_chart_version = "10.9.3"
+# k3s_version and argocd_chart_version: their defaults in variables.tf are the cluster's pins; set
+# them here only to try another release (an exact one: "vX.Y.Z+k3sN", "X.Y.Z").
 # cluster_path         = "clusters/prod"
 
 # The repository and branch Argo CD pulls from are not variables: edit, commit and push

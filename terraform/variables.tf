@@ -3,7 +3,7 @@
 
 variable "k3s_version" {
   description = <<-EOT
-    K3s release installed on every node (INSTALL_K3S_VERSION), e.g. "v1.35.8+k3s1". This default is the
+    K3s release installed on every node (INSTALL_K3S_VERSION), an exact tag vX.Y.Z+k3sN. This default is the
     one home of the cluster's Kubernetes version: the manifest checks derive the Kubernetes minor from it.
   EOT
   type        = string
@@ -11,7 +11,7 @@ variable "k3s_version" {
 
   validation {
     condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", var.k3s_version))
-    error_message = "k3s_version must be an exact K3s release tag such as \"v1.35.8+k3s1\" (no channel names like \"stable\" or \"latest\"), so every node runs the same version."
+    error_message = "k3s_version must be an exact K3s release tag, vX.Y.Z+k3sN (no channel names like \"stable\" or \"latest\"), so every node runs the same version."
   }
 }
 
@@ -22,7 +22,7 @@ variable "argocd_chart_version" {
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.argocd_chart_version))
-    error_message = "argocd_chart_version must be an exact chart version such as \"10.9.3\" (no ranges, no \"latest\")."
+    error_message = "argocd_chart_version must be an exact chart version, X.Y.Z (no ranges, no \"latest\")."
   }
 }
 

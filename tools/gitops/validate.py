@@ -48,7 +48,7 @@ VALUES_SCHEMAS = {("kube-system", "traefik"): "values/traefik.json"}
 
 
 def kubernetes_version(repo_root: Path) -> str:
-    """`1.35.0` from `k3s_version`'s default `v1.35.8+k3s1`: validate against the cluster's minor."""
+    """`X.Y.0` from `k3s_version`'s default `vX.Y.Z+k3sN`: validate against the cluster's minor."""
     try:
         default = pinned("k3s_version", repo_root)
     except HclError as error:
@@ -56,7 +56,7 @@ def kubernetes_version(repo_root: Path) -> str:
     match = K3S_VERSION.match(default)
     if not match:
         path = repo_root / ROOT_VARIABLES
-        raise RenderError(f"{path}: k3s_version default {default!r} is not like v1.35.8+k3s1")
+        raise RenderError(f"{path}: k3s_version default {default!r} is not like vX.Y.Z+k3sN")
     return f"{match[1]}.{match[2]}.0"
 
 

@@ -1,10 +1,10 @@
 variable "k3s_version" {
-  description = "Exact K3s release every node installs, e.g. \"v1.35.8+k3s1\"."
+  description = "Exact K3s release every node installs, vX.Y.Z+k3sN (the root module passes its pin)."
   type        = string
 
   validation {
     condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+\\+k3s[0-9]+$", var.k3s_version))
-    error_message = "k3s_version must be an exact K3s release tag such as \"v1.35.8+k3s1\", not a channel like \"stable\"."
+    error_message = "k3s_version must be an exact K3s release tag (vX.Y.Z+k3sN), not a channel like \"stable\"."
   }
 }
 
@@ -91,7 +91,7 @@ variable "argocd_chart_version" {
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.argocd_chart_version))
-    error_message = "argocd_chart_version must be an exact chart version such as \"10.9.3\" (no ranges, no \"latest\")."
+    error_message = "argocd_chart_version must be an exact chart version (X.Y.Z; no ranges, no \"latest\")."
   }
 }
 

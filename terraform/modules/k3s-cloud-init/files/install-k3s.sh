@@ -4,7 +4,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 server|agent <K3s release, e.g. v1.35.8+k3s1>" >&2
+  echo "usage: $0 server|agent <exact K3s release, vX.Y.Z+k3sN>" >&2
   exit 64
 }
 
