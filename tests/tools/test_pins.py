@@ -161,3 +161,33 @@ def test_the_command_line_prints_one_pin():
         check=False,
     )
     assert (result.returncode, result.stdout.strip()) == (0, pinned("k3s_version"))
+
+
+GO_VERSION = Path("tools/go/go-version")
+
+
+def go_versions_in_prose(root: Path, files: list[str]) -> list[str]:
+    """Markdown lines naming a Go toolchain version other than tools/go/go-version's.
+
+    Go's version also sits in every tools/go/*/go.mod (Go requires it there), so it cannot have one
+    literal; prose that names it (measurements are tied to it) must name the pinned one."""
+    pinned_go = (root / GO_VERSION).read_text().strip()
+    mention = re.compile(r"\bGo (\d+\.\d+\.\d+)\b")
+    return [
+        f"{relative}:{number}: {line.strip()}"
+        for relative in files
+        if relative.endswith(".md")
+        for number, line in enumerate((root / relative).read_text().splitlines(), 1)
+        if any(version != pinned_go for version in mention.findall(line))
+    ]
+
+
+def test_prose_names_the_pinned_go_version():
+    assert go_versions_in_prose(REPO_ROOT, tracked(REPO_ROOT)) == [], f"the pinned Go is in {GO_VERSION}"
+
+
+def test_a_stale_go_version_in_prose_is_found(tmp_path):
+    (tmp_path / "tools/go").mkdir(parents=True)
+    (tmp_path / GO_VERSION).write_text("1.26.6\n")
+    (tmp_path / "README.md").write_text("built with Go 1.26.6\nmeasured with Go 1.25.1\n")
+    assert go_versions_in_prose(tmp_path, ["README.md"]) == ["README.md:2: measured with Go 1.25.1"]
