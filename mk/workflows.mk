@@ -2,7 +2,8 @@
 # .github/README.md describes the path from a pull request to running pods.
 
 CHECKS += workflows
-GO_TOOLS += actionlint
+# k3d: tests/workflows/test_k3d_live.py has the pinned k3d read the k3d job's cluster config.
+GO_TOOLS += actionlint k3d
 
 .PHONY: check-workflows set-image
 

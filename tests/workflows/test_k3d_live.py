@@ -147,6 +147,21 @@ def test_the_k3d_config_is_valid_for_the_pinned_k3d(prepared) -> None:
         jsonschema.validate({**config, "agents": "two"}, schema)
 
 
+def test_the_pinned_k3d_reads_the_config_up_to_where_it_needs_docker(prepared, tmp_path: Path) -> None:
+    """Past the schema: k3d's own processing (node filters, port and volume specs, the load balancer's
+    config) of the config, stopped where it first asks Docker for something, on a socket that is not there."""
+    out, _ = prepared
+    k3d = cluster.Tools().bin_dir("k3d") / "k3d"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    command = [str(k3d), "cluster", "create", "--config", str(out / "k3d.yaml"), "--verbose"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Merged Cluster Config" in log, log[-3000:]
+    assert "Prep: Network" in log, log[-3000:]
+    assert "no-docker.sock" in log
+
+
 def test_the_git_source_is_this_tree_pointed_at_the_runner(prepared) -> None:
     _, environment = prepared
     work = Path(environment["LIVE_GIT_DIR"])
