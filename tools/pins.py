@@ -1,8 +1,9 @@
 """Read Terraform (HCL) values, and the versions pinned as defaults in terraform/variables.tf.
 
 terraform/variables.tf is the one home of the cluster's versions (`k3s_version`, `argocd_chart_version`):
-tools and tests read them from there through `pinned()`, so a bump is one edit. `string()` is the one place
-that undoes python-hcl2's habit of keeping the quotes of string literals.
+tools and tests read them from there through `pinned()`, so a bump is one edit. `load()` is the one way
+the repository reads HCL: python-hcl2 with its own `strip_string_quotes`, so every reader gets `v1.2.3`, not
+`"v1.2.3"`.
 
     python -m tools.pins                 # every pinned default, NAME=value per line
     python -m tools.pins k3s_version     # one value
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import hcl2
+from hcl2.utils import SerializationOptions
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT_VARIABLES = Path("terraform/variables.tf")
@@ -24,15 +26,17 @@ class HclError(Exception):
 
 
 def string(value: object) -> object:
-    """`"v1.2.3+k3s1"` as python-hcl2 returns it -> `v1.2.3+k3s1`; anything else unchanged."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
+    """A value from load() as is (load() already strips quotes). Kept for callers written before that."""
     return value
 
 
-def load(path: Path) -> dict:
+def load(path: Path, **options: bool) -> dict:
+    """The HCL file at `path` with its string literals unquoted; `options` are python-hcl2's other
+    SerializationOptions (explicit_blocks, with_comments, ...)."""
     try:
-        return hcl2.loads(path.read_text())
+        return hcl2.loads(
+            path.read_text(), serialization_options=SerializationOptions(strip_string_quotes=True, **options)
+        )
     except OSError as error:
         raise HclError(f"cannot read {path}: {error}") from error
     except Exception as error:  # python-hcl2 raises lark's exceptions for syntax errors
@@ -45,12 +49,12 @@ def variable_defaults(path: Path) -> dict[str, object]:
     for block in load(path).get("variable", []):
         for name, body in block.items():
             if isinstance(body, dict) and "default" in body:
-                defaults[str(string(name))] = string(body["default"])
+                defaults[str(name)] = body["default"]
     return defaults
 
 
 def declared_variables(path: Path) -> set[str]:
-    return {str(string(name)) for block in load(path).get("variable", []) for name in block}
+    return {str(name) for block in load(path).get("variable", []) for name in block}
 
 
 def pinned(name: str, repo_root: Path = REPO) -> str:

@@ -27,10 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import hcl2
-
 from tools.gotools import Builder, ToolError, cache_root, locked
-from tools.pins import string
+from tools.pins import HclError, load
 
 REPO = Path(__file__).resolve().parent.parent
 TERRAFORM = [sys.executable, str(REPO / "tools" / "terraform.py")]
@@ -73,9 +71,9 @@ def required_providers(module: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(module.glob("*.tf")):
         try:
-            document = hcl2.loads(path.read_text())
-        except Exception as error:  # python-hcl2 raises lark's exceptions for syntax errors
-            raise CheckError(f"cannot parse {path}: {error}") from error
+            document = load(path)
+        except HclError as error:
+            raise CheckError(str(error)) from error
         for block in document.get("terraform", []):
             for providers in block.get("required_providers", []):
                 for name, spec in providers.items():
@@ -83,8 +81,8 @@ def required_providers(module: Path) -> dict[str, str]:
                         continue
                     if not isinstance(spec, dict):
                         raise CheckError(f"{path}: provider {name} must be {{ source = …, version = … }}")
-                    source = str(string(spec.get("source", f"hashicorp/{name}"))).removeprefix(f"{REGISTRY}/")
-                    version = str(string(spec.get("version", "")))
+                    source = str(spec.get("source", f"hashicorp/{name}")).removeprefix(f"{REGISTRY}/")
+                    version = str(spec.get("version", ""))
                     if not version.replace(".", "").isdigit():
                         raise CheckError(
                             f"{path}: provider {name} must pin one exact version, not {version!r}"

@@ -17,12 +17,11 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 from terraform_helpers import TERRAFORM_DIR
 
-OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=True, with_comments=False)
+from tools.pins import load
+
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle"}
 IS_BLOCK = "__is_block__"
 
@@ -167,7 +166,7 @@ NESTED_REQUIRED = {"openstack_networking_port_v2.fixed_ip": {"subnet_id"}}
 @cache
 def parsed() -> dict[str, dict]:
     return {
-        path.name: hcl2.loads(path.read_text(), serialization_options=OPTIONS)
+        path.name: load(path, explicit_blocks=True, with_comments=False)
         for path in sorted(TERRAFORM_DIR.glob("*.tf"))
     }
 
@@ -277,7 +276,7 @@ def test_references_name_declared_resources_and_exported_attributes() -> None:
 @cache
 def cluster_tests() -> dict:
     (path,) = TERRAFORM_DIR.glob("tests/cluster.tftest.hcl")
-    return hcl2.loads(path.read_text(), serialization_options=OPTIONS)
+    return load(path, explicit_blocks=True, with_comments=False)
 
 
 def test_mock_defaults_and_overrides_set_real_attributes() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 from terraform_helpers import TERRAFORM_DIR
 
+from tools.pins import load
+
 TF_FILES = sorted(TERRAFORM_DIR.glob("*.tf"))
-OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+
 # Validated together with ssh_public_key (exactly one of the two), whose validation names both.
 VALIDATED_ELSEWHERE = {"key_pair_name"}
 REMOVED_IN_PROVIDER_3 = {
@@ -24,7 +24,7 @@ SECRET_NAMES = re.compile(r"(password|passwd|secret|token|private_key|credential
 
 @cache
 def parsed() -> dict[str, dict]:
-    return {path.name: hcl2.loads(path.read_text(), serialization_options=OPTIONS) for path in TF_FILES}
+    return {path.name: load(path, explicit_blocks=False, with_comments=False) for path in TF_FILES}
 
 
 def blocks(kind: str) -> list[dict]:
