@@ -572,3 +572,65 @@ def test_a_finished_load_test_run_is_told_from_the_one_before() -> None:
     assert hpa_load.run_finished(app("2026-11-30T10:05:00Z", "Succeeded"), before)
     assert hpa_load.run_finished(app("2026-11-30T10:05:00Z", "Failed"), before)
     assert not hpa_load.run_finished(app(None, None), None)
+
+
+class FakeCluster:
+    """The HPA, Deployment and loadtest Application a real cluster would show, one status per poll."""
+
+    def __init__(self, replicas: list[tuple[int, int]], runs: list[tuple[str | None, str | None]]) -> None:
+        self.replicas, self.runs, self.syncs = replicas, runs, 0
+
+    def get(self, kind: str, *_: str) -> dict:
+        if kind == "application":
+            started, phase = self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
+            return {"status": {"operationState": {"startedAt": started, "phase": phase}}}
+        desired, ready = self.replicas[0] if kind == "hpa" else self.replicas.pop(0)
+        if kind == "hpa":
+            return {
+                "spec": {"minReplicas": 2},
+                "status": {"desiredReplicas": desired, "currentReplicas": desired},
+            }
+        return {"status": {"readyReplicas": ready}}
+
+    def sync_loadtest(self) -> None:
+        self.syncs += 1
+
+
+def test_the_watch_syncs_again_until_the_hpa_scales_then_waits_for_it_to_return(monkeypatch) -> None:
+    monkeypatch.setattr(hpa_load, "POLL_S", 0)
+    # min 2; the first run ends before the HPA reacts, the second one scales it to 4 and back.
+    replicas = [(2, 2), (2, 2), (4, 2), (4, 4), (3, 3), (2, 2)]
+    runs = [("t0", "Succeeded"), ("t0", "Succeeded"), ("t1", "Succeeded"), ("t2", "Running")]
+    fake = FakeCluster(replicas, runs)
+    timeline, problem = hpa_load.watch(fake, up_timeout=60, down_timeout=60)  # type: ignore[arg-type]
+    assert problem is None
+    assert fake.syncs == 2
+    assert [point.ready for point in timeline] == [2, 2, 2, 4, 3, 2]
+
+
+def test_the_watch_names_an_hpa_that_never_scales(monkeypatch) -> None:
+    monkeypatch.setattr(hpa_load, "POLL_S", 0)
+    fake = FakeCluster([(2, 2)] * 10_000, [("t0", "Running")])
+    timeline, problem = hpa_load.watch(fake, up_timeout=0.2, down_timeout=None)  # type: ignore[arg-type]
+    assert problem == "the HPA did not scale up above 2 replicas within 0 s"
+    assert timeline
+    assert fake.syncs == 1
+
+
+def test_the_load_test_is_synced_through_a_copy_of_the_kubeconfig(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    kubectl = stub(tmp_path, "kubectl", "")
+    argocd = stub(
+        tmp_path,
+        "argocd",
+        'echo "env $ARGOCD_BINARY_NAME $(basename "$KUBECONFIG")" >>"$(dirname "$0")/calls"',
+    )
+    hpa_load.Cluster(kubeconfig, str(kubectl), str(argocd)).sync_loadtest()
+    set_context, sync, env = calls(tmp_path)
+    assert set_context.startswith("kubectl --kubeconfig=")
+    assert str(kubeconfig) not in set_context, "the scenarios' kubeconfig must stay as it is"
+    assert set_context.endswith("config set-context --current --namespace=argocd")
+    assert sync == "argocd app sync loadtest --core --async"
+    assert env == "env argocd kubeconfig"
+    assert kubeconfig.read_text() == "apiVersion: v1\n"

@@ -124,10 +124,9 @@ class Cluster:
             shutil.copyfile(self.kubeconfig, config)
             self.run([self.kubectl_bin, f"--kubeconfig={config}", "config", "set-context", "--current",
                       f"--namespace={ARGOCD_NAMESPACE}"])  # fmt: skip
-            self.run(
-                [self.argocd_bin, "app", "sync", LOADTEST_APP, "--core", "--async"],
-                {"KUBECONFIG": str(config)},
-            )
+            # Argo CD's one binary picks its component by name; the module builds it as `cmd`.
+            env = {"KUBECONFIG": str(config), "ARGOCD_BINARY_NAME": "argocd"}
+            self.run([self.argocd_bin, "app", "sync", LOADTEST_APP, "--core", "--async"], env)
 
 
 def watch(cluster: Cluster, up_timeout: float, down_timeout: float | None) -> tuple[list[Sample], str | None]:
@@ -170,12 +169,13 @@ def watch(cluster: Cluster, up_timeout: float, down_timeout: float | None) -> tu
     return timeline, None
 
 
-def tool(name: str) -> str:
-    """The pinned binary built from tools/go (the one the scenarios use), or an error naming the problem."""
+def tool(module: str, binary: str) -> str:
+    """A pinned binary built from tools/go (the scenarios use the same), or an error naming the problem."""
     try:
-        return str(Builder().path(name))
+        bin_dir, _ = Builder().build(module)
     except ToolError as error:
         raise LoadError(str(error)) from error
+    return str(bin_dir / binary)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kubeconfig is None or not Path(args.kubeconfig).is_file():
         parser.error(f"--kubeconfig (or LIVE_KUBECONFIG) must name a kubeconfig file, not {args.kubeconfig}")
     try:
-        cluster = Cluster(Path(args.kubeconfig), tool("kubectl"), tool("argocd"))
+        cluster = Cluster(Path(args.kubeconfig), tool("kubernetes", "kubectl"), tool("argocd", "cmd"))
         timeline, problem = watch(cluster, args.up_timeout, None if args.no_down else args.down_timeout)
     except (LoadError, subprocess.TimeoutExpired) as error:
         print(f"hpa-load: {error}", file=sys.stderr)
