@@ -634,3 +634,13 @@ def test_the_load_test_is_synced_through_a_copy_of_the_kubeconfig(tmp_path: Path
     assert sync == "argocd app sync loadtest --core --async"
     assert env == "env argocd kubeconfig"
     assert kubeconfig.read_text() == "apiVersion: v1\n"
+
+
+def test_a_failed_render_leaves_no_half_written_folder(tmp_path: Path, monkeypatch) -> None:
+    def refuse(*_: object) -> dict:
+        raise cluster.ClusterError("terraform plan of k3s-cloud-init failed: a test says so")
+
+    monkeypatch.setattr(cluster, "terraform_outputs", refuse)
+    with pytest.raises(cluster.ClusterError, match="a test says so"):
+        bootstrap.prepare(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

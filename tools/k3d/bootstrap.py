@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -184,38 +185,43 @@ def prepare(
         raise BootstrapError(f"{out} exists already; remove it or choose another folder")
     out.mkdir(parents=True)
     out = out.resolve()
-    bare, work, _ = cluster.make_git_source(out)
-    git_url = f"git://{git_host}:{git_port}/{bare.name}"
-    branch = "main"
-    point_git_source(work, git_url, branch)
-    upstream = (cluster.REPO / cluster.GIT_SOURCE).read_text()
-    with tempfile.TemporaryDirectory(prefix="k3d-cloud-init-") as scratch:
-        outputs = cluster.terraform_outputs(work, upstream, Path(scratch))
-    manifests = out / "manifests"
-    manifests.mkdir()
-    fork = yaml.safe_load((work / cluster.GIT_SOURCE).read_text())["data"]
-    for name, content in cloud_init_manifests(outputs).items():
-        if yaml.safe_load(content) == outputs["root_application"]:
-            content = repoint_root(content, yaml.safe_load(upstream)["data"], fork)
-        (manifests / name).write_text(content)
-    (manifests / CI_TIMING_FILE).write_text(yaml.safe_dump(ci_timing(outputs), sort_keys=False))
-    agents = pins.variable_defaults(pins.REPO / pins.ROOT_VARIABLES).get("agent_count")
-    if not isinstance(agents, int) or agents < 1:
-        raise BootstrapError(f"terraform/variables.tf: agent_count has no positive default ({agents!r})")
-    config = k3d_config(outputs, manifests, agents, http_port)
-    (out / "k3d.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    environment = {
-        "K3D_CONFIG": str(out / "k3d.yaml"),
-        "K3D_CLUSTER": CLUSTER_NAME,
-        "GIT_SERVE_DIR": str(bare.parent),
-        "GIT_PORT": str(git_port),
-        "LIVE_KUBECONFIG": str(out / "kubeconfig"),
-        "LIVE_GIT_DIR": str(work),
-        "LIVE_GIT_BRANCH": branch,
-        "LIVE_HTTP_URL": f"http://127.0.0.1:{http_port}",
-    }
-    (out / "live.env").write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
-    return environment
+    try:
+        bare, work, _ = cluster.make_git_source(out)
+        git_url = f"git://{git_host}:{git_port}/{bare.name}"
+        branch = "main"
+        point_git_source(work, git_url, branch)
+        upstream = (cluster.REPO / cluster.GIT_SOURCE).read_text()
+        with tempfile.TemporaryDirectory(prefix="k3d-cloud-init-") as scratch:
+            outputs = cluster.terraform_outputs(work, upstream, Path(scratch))
+        manifests = out / "manifests"
+        manifests.mkdir()
+        fork = yaml.safe_load((work / cluster.GIT_SOURCE).read_text())["data"]
+        for name, content in cloud_init_manifests(outputs).items():
+            if yaml.safe_load(content) == outputs["root_application"]:
+                content = repoint_root(content, yaml.safe_load(upstream)["data"], fork)
+            (manifests / name).write_text(content)
+        (manifests / CI_TIMING_FILE).write_text(yaml.safe_dump(ci_timing(outputs), sort_keys=False))
+        agents = pins.variable_defaults(pins.REPO / pins.ROOT_VARIABLES).get("agent_count")
+        if not isinstance(agents, int) or agents < 1:
+            raise BootstrapError(f"terraform/variables.tf: agent_count has no positive default ({agents!r})")
+        config = k3d_config(outputs, manifests, agents, http_port)
+        (out / "k3d.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        environment = {
+            "K3D_CONFIG": str(out / "k3d.yaml"),
+            "K3D_CLUSTER": CLUSTER_NAME,
+            "GIT_SERVE_DIR": str(bare.parent),
+            "GIT_PORT": str(git_port),
+            "LIVE_KUBECONFIG": str(out / "kubeconfig"),
+            "LIVE_GIT_DIR": str(work),
+            "LIVE_GIT_BRANCH": branch,
+            "LIVE_HTTP_URL": f"http://127.0.0.1:{http_port}",
+        }
+        (out / "live.env").write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
+        return environment
+    except BaseException:
+        # A half-written folder would make the next run refuse ("exists already") for no reason.
+        shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
