@@ -356,7 +356,7 @@ def test_cluster_up_creates_writes_the_kubeconfig_and_finds_the_host(prepared, t
     result = run_cluster_up(tmp_path, out, nodehosts)
     assert result.returncode == 0, result.stderr
     made = calls(tmp_path)
-    assert made[0] == f"k3d cluster create --config {out / 'k3d.yaml'}"
+    assert made[0] == f"k3d cluster create --config {out / 'k3d.yaml'} --timeout 300s"
     assert made[1] == "k3d kubeconfig get stock-gitops"
     assert (out / "kubeconfig").read_text() == "apiVersion: v1\n"
     assert (out / "kubeconfig").stat().st_mode & 0o077 == 0

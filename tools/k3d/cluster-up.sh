@@ -18,7 +18,9 @@ py=${PY:-.venv/bin/python}
 k3d=${K3D:-$("$py" tools/gotools.py path k3d)}
 kubectl=${KUBECTL:-$("$py" tools/gotools.py path kubectl)}
 
-"$k3d" cluster create --config "$K3D_CONFIG"
+# k3d waits for the server to be ready, for ever unless told otherwise; a cluster that is not up in five
+# minutes will not be, and k3d rolls it back.
+"$k3d" cluster create --config "$K3D_CONFIG" --timeout 300s
 "$k3d" kubeconfig get "$K3D_CLUSTER" >"$LIVE_KUBECONFIG"
 chmod 600 "$LIVE_KUBECONFIG"
 "$kubectl" --kubeconfig "$LIVE_KUBECONFIG" wait node --all --for=condition=Ready --timeout=180s
