@@ -248,6 +248,7 @@ def main() -> int:
     parser.add_argument("--naive-seconds", type=int, default=20)
     parser.add_argument("--distinct-requests", type=int, default=3_000)
     parser.add_argument("--distinct-clients", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="turns the servers take in seed and distinct")
     parser.add_argument("--slow-clients", type=int, default=64)
     parser.add_argument("--slow-seconds", type=int, default=20)
     parser.add_argument("--out", type=Path, default=BACKEND.parents[1] / ".out" / "bench")
@@ -270,92 +271,145 @@ def main() -> int:
 
 
 def seed_load(args: argparse.Namespace) -> tuple[list[Result], list[tuple[str, bool]]]:
+    """The three servers stay up side by side and take turns, round by round, so a change in the machine's
+    other load hits each of them alike; each ratio is also given per round."""
     latency = {"STOCK_DATA_SOURCE": "sample", "SAMPLE_LATENCY_MS": str(args.latency_ms)}
-    results: list[Result] = []
-
-    process, base = start("backend", None, args.out, **latency)
+    per_round = str(args.requests // args.rounds)
+    runs: dict[str, list[dict[str, float]]] = {"backend": [], "ceiling": [], "naive": []}
+    backend, base = start("backend", None, args.out, **latency)
+    processes = [backend]
     try:
-        load = hey(base + PATH, args.out, "backend", "-n", str(args.requests))
+        # The ceiling serves the backend's own bytes, so it starts once the backend has answered.
         plain, zipped = fetch(base + PATH, gzip_ok=False), fetch(base + PATH, gzip_ok=True)
+        body = args.out / "body.json.gz"
+        body.write_bytes(zipped)
+        ceiling, ceiling_base = start("ceiling", "bench.ceiling_app:app", args.out, CEILING_BODY=str(body))
+        processes.append(ceiling)
+        naive, naive_base = start("naive", "bench.naive_app:app", args.out, **latency)
+        processes.append(naive)
+        for round_ in range(args.rounds):
+            runs["backend"].append(hey(base + PATH, args.out, f"backend-{round_}", "-n", per_round))
+            runs["ceiling"].append(hey(ceiling_base + PATH, args.out, f"ceiling-{round_}", "-n", per_round))
+            seconds = f"{max(1, args.naive_seconds // args.rounds)}s"
+            runs["naive"].append(hey(naive_base + PATH, args.out, f"naive-{round_}", "-z", seconds))
         fetches = upstream_fetches(base)
+        naive_size = len(fetch(naive_base + PATH, gzip_ok=True))
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
     assert gzip.decompress(zipped) == plain
-    body = args.out / "body.json.gz"
-    body.write_bytes(zipped)
     size = f"{len(zipped) / 1000:.0f} kB gzip ({len(plain) / 1000:.0f} kB plain)"
-    results.append(Result("backend (this image)", *_row(load), fetches, size))
-
-    process, base = start("ceiling", "bench.ceiling_app:app", args.out, CEILING_BODY=str(body))
-    try:
-        ceiling = hey(base + PATH, args.out, "ceiling", "-n", str(args.requests))
-    finally:
-        stop(process)
-    results.append(
-        Result("ceiling (bare WSGI, same bytes)", *_row(ceiling), 0, f"{len(zipped) / 1000:.0f} kB gzip")
+    backend_row = Result("backend (this image)", *_row(combined(runs["backend"])), fetches, size)
+    ceiling_row = Result(
+        "ceiling (bare WSGI, same bytes)",
+        *_row(combined(runs["ceiling"])),
+        0,
+        f"{len(zipped) / 1000:.0f} kB gzip",
     )
-
-    process, base = start("naive", "bench.naive_app:app", args.out, **latency)
-    try:
-        naive = hey(base + PATH, args.out, "naive", "-z", f"{args.naive_seconds}s")
-        naive_size = len(fetch(base + PATH, gzip_ok=True))
-    finally:
-        stop(process)
-    # Every naive request is an upstream fetch.
-    results.append(
-        Result(
-            "naive (fetch + to_json per request)",
-            *_row(naive),
-            int(naive["requests"]),
-            f"{naive_size / 1000:.0f} kB plain",
-        )
+    naive_row = Result(
+        "naive (fetch + to_json per request)",
+        *_row(combined(runs["naive"])),
+        # Every naive request is an upstream fetch.
+        int(combined(runs["naive"])["requests"]),
+        f"{naive_size / 1000:.0f} kB plain",
     )
-
+    results = [backend_row, ceiling_row, naive_row]
     print_table(
         results,
-        f"Seed load: hey -c 200, GET {PATH}; sample data source with {args.latency_ms} ms latency",
+        f"Seed load: hey -c 200, GET {PATH}, {args.rounds} rounds of {per_round} requests per server, taking "
+        f"turns; sample data source with {args.latency_ms} ms latency",
     )
-    backend, ceiling_row, naive_row = results
+    of_ceiling = [b["rps"] / c["rps"] for b, c in zip(runs["backend"], runs["ceiling"], strict=True)]
+    of_naive = [b["rps"] / n["rps"] for b, n in zip(runs["backend"], runs["naive"], strict=True)]
+    print(
+        f"\n  backend/ceiling per round: {spread(of_ceiling, '.0%')}; "
+        f"backend/naive: {spread(of_naive, '.0f', 'x')}"
+    )
     return results, [
-        ("seed: 0 errors", backend.errors == 0),
-        (f"seed: upstream fetches <= {WORKERS} worker processes", backend.fetches <= WORKERS),
+        ("seed: 0 errors", backend_row.errors == 0),
+        (f"seed: upstream fetches <= {WORKERS} worker processes", backend_row.fetches <= WORKERS),
         (
-            f"seed: >= 50% of the ceiling's throughput ({backend.rps / ceiling_row.rps:.0%})",
-            backend.rps >= 0.5 * ceiling_row.rps,
+            f"seed: >= 50% of the ceiling's throughput ({backend_row.rps / ceiling_row.rps:.0%})",
+            backend_row.rps >= 0.5 * ceiling_row.rps,
         ),
         (
-            f"seed: >= 20x the naive throughput ({backend.rps / naive_row.rps:.0f}x)",
-            backend.rps >= 20 * naive_row.rps,
+            f"seed: >= 20x the naive throughput ({backend_row.rps / naive_row.rps:.0f}x)",
+            backend_row.rps >= 20 * naive_row.rps,
         ),
         (f"seed: gzip answer <= 100 kB ({len(zipped) / 1000:.0f} kB)", len(zipped) <= 100_000),
     ]
 
 
+def combined(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Several runs of one server as one: requests over the time they took together; the worst p99."""
+    requests = sum(run["requests"] for run in runs)
+    seconds = sum(run["requests"] / run["rps"] for run in runs if run["rps"])
+    return {
+        "requests": requests,
+        "rps": requests / seconds if seconds else float("nan"),
+        "p50": sorted(run["p50"] for run in runs)[len(runs) // 2],
+        "p99": max(run["p99"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+    }
+
+
+def spread(values: list[float], spec: str, unit: str = "") -> str:
+    return " ".join(f"{value:{spec}}{unit}" for value in values) + (
+        f" (range {min(values):{spec}}{unit}-{max(values):{spec}}{unit})" if len(values) > 1 else ""
+    )
+
+
 def distinct_load(args: argparse.Namespace) -> tuple[list[Result], list[tuple[str, bool]]]:
+    """Both servers stay up and take turns over the same rounds of keys (each key new to the backend)."""
     paths = distinct_paths(args.distinct_requests)
-    results: list[Result] = []
-    for name, app, label in [
+    chunk = -(-len(paths) // args.rounds)
+    rounds = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+    servers = [
         ("backend-distinct", None, "backend (this image)"),
         ("naive-distinct", "bench.naive_app:app", "naive (fetch + to_json per request)"),
-    ]:
-        process, base = start(name, app, args.out, STOCK_DATA_SOURCE="sample", SAMPLE_LATENCY_MS="0")
-        try:
-            cpu_before = workers_cpu_s(process)
-            load = distinct_keys(base, paths, args.distinct_clients)
-            cpu_ms = (workers_cpu_s(process) - cpu_before) * 1000 / load["requests"]
-            fetches = upstream_fetches(base) if app is None else int(load["requests"])
-        finally:
+    ]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in servers}
+    started: dict[str, tuple[subprocess.Popen, str]] = {}
+    try:
+        for name, app, _ in servers:
+            started[name] = start(name, app, args.out, STOCK_DATA_SOURCE="sample", SAMPLE_LATENCY_MS="0")
+        for keys in rounds:
+            for name, _, _ in servers:
+                process, base = started[name]
+                cpu_before = workers_cpu_s(process)
+                load = distinct_keys(base, keys, args.distinct_clients)
+                load["cpu_ms"] = (workers_cpu_s(process) - cpu_before) * 1000 / load["requests"]
+                runs[name].append(load)
+        fetches = upstream_fetches(started["backend-distinct"][1])
+    finally:
+        for process, _ in started.values():
             stop(process)
-        results.append(Result(label, *_row(load), fetches, f"{cpu_ms:.1f} ms server CPU per request", cpu_ms))
+    results = []
+    for name, app, label in servers:
+        load = combined(runs[name])
+        cpu_ms = sum(run["cpu_ms"] * run["requests"] for run in runs[name]) / load["requests"]
+        results.append(
+            Result(
+                label,
+                *_row(load),
+                fetches if app is None else int(load["requests"]),
+                f"{cpu_ms:.1f} ms server CPU per request",
+                cpu_ms,
+            )
+        )
     print_table(
         results,
-        f"Distinct keys: {len(paths)} requests over {len(set(paths))} ticker/start pairs, "
-        f"{args.distinct_clients} keep-alive clients, gzip accepted; sample data source with 0 ms latency",
+        f"Distinct keys: {len(paths)} requests over {len(set(paths))} ticker/start pairs in "
+        f"{len(rounds)} rounds, "
+        f"the servers taking turns; {args.distinct_clients} keep-alive clients, gzip accepted; sample data "
+        "source with 0 ms latency",
     )
     backend, naive = results
-    cpu_ratio = naive.cpu_ms / backend.cpu_ms
+    by_rps = [b["rps"] / n["rps"] for b, n in zip(*runs.values(), strict=True)]
+    by_cpu = [n["cpu_ms"] / b["cpu_ms"] for b, n in zip(*runs.values(), strict=True)]
     print(
-        f"\n  backend/naive: {backend.rps / naive.rps:.1f}x the req/s, {cpu_ratio:.1f}x less CPU per request"
+        f"\n  backend/naive per round: {spread(by_rps, '.1f', 'x')} the req/s; "
+        f"{spread(by_cpu, '.1f', 'x')} less CPU per request"
     )
     return results, [
         ("distinct: 0 errors", backend.errors == 0),

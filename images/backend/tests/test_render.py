@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -20,7 +21,9 @@ QUERY = StockQuery("NVDA", dt.date(2010, 1, 1), dt.date(2025, 8, 1))
 
 def as_json_module_wrote_it(query: StockQuery, prices: Prices) -> bytes:
     """The encoder the backend used before orjson, kept here as the reference."""
-    return json.dumps(document(query, prices), separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(
+        document(query, prices), separators=(",", ":"), allow_nan=False, default=np.ndarray.tolist
+    ).encode()
 
 
 def test_the_answer_is_the_bytes_the_json_module_wrote():
@@ -67,3 +70,13 @@ def test_iso_dates_are_what_numpy_writes(first, last):
 def test_iso_dates_of_no_days_and_of_a_missing_day():
     assert iso_dates(np.array([], dtype="datetime64[D]")) == []
     assert iso_dates(np.array(["2024-01-02", "NaT"], dtype="datetime64[D]")) == ["2024-01-02", "NaT"]
+
+
+@pytest.mark.parametrize("column", ["date", "open", "high", "low", "close", "volume"])
+def test_prices_differing_in_one_column_are_not_equal(column):
+    """Prices compares its numpy columns by value; the sample provider's tests rely on that."""
+    prices = SampleProvider(today=lambda: TODAY).fetch(QUERY)
+    changed = getattr(prices, column).copy()
+    changed[-1] = "1999-01-01" if column == "date" else changed[-1] + 1
+    assert prices == dataclasses.replace(prices, **{column: getattr(prices, column).copy()})
+    assert prices != dataclasses.replace(prices, **{column: changed})

@@ -73,7 +73,7 @@ def test_frames_become_prices_with_inclusive_end(provider):
     assert prices.source == "yahoo"
     assert prices.date == ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
     assert prices.close[0] == 48.1235  # six significant digits
-    assert prices.volume == [1_000_000, 2_000_000, 3_000_000, 4_000_000]
+    assert prices.volume.tolist() == [1_000_000, 2_000_000, 3_000_000, 4_000_000]
     ((ticker, kwargs),) = FakeTicker.calls
     assert ticker == "NVDA"
     # yfinance's end is exclusive, so the day after the API's inclusive end is asked for.
@@ -95,7 +95,7 @@ def test_rows_without_prices_and_rows_after_end_are_dropped(provider):
     FakeTicker.answer = frame
     prices = provider.fetch(QUERY)
     assert prices.date == ["2024-01-03", "2024-01-05"]
-    assert prices.volume == [1_000_000, 0]
+    assert prices.volume.tolist() == [1_000_000, 0]
 
 
 @pytest.mark.parametrize(
@@ -161,8 +161,8 @@ def test_a_long_frame_gives_what_formatting_each_row_gave(tz):
     complete = frame.dropna(subset=yahoo.COLUMNS)
     expected = complete[complete.index.strftime("%Y-%m-%d") <= "2025-08-01"]
     assert prices.date == expected.index.strftime("%Y-%m-%d").tolist()
-    assert prices.close == round_significant(expected["Close"].to_numpy()).tolist()
-    assert prices.volume == expected["Volume"].tolist()
+    assert prices.close.tolist() == round_significant(expected["Close"].to_numpy()).tolist()
+    assert prices.volume.tolist() == expected["Volume"].tolist()
 
 
 # Run in a child process, because gevent's monkey-patching cannot be undone in the test process.

@@ -15,17 +15,18 @@ from stockapi.domain import StockQuery
 SIGNIFICANT_DIGITS = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prices:
-    """Bars oldest first, as plain lists ready for JSON."""
+    """Bars oldest first: dates as ISO strings, prices and volumes as numpy arrays, which orjson writes as it
+    writes Python floats and ints (the same digits) without making a Python object per number first."""
 
     source: str
     date: list[str]
-    open: list[float]
-    high: list[float]
-    low: list[float]
-    close: list[float]
-    volume: list[int]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    volume: npt.NDArray[np.int64]
 
     @classmethod
     def from_arrays(
@@ -35,16 +36,25 @@ class Prices:
         ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
         volume: npt.ArrayLike,
     ) -> Prices:
-        columns = [round_significant(column) for column in ohlc]
+        o, h, lo, c = (np.ascontiguousarray(round_significant(column)) for column in ohlc)
         # JSON has no NaN or infinity (render relies on this); providers drop incomplete bars before.
-        if not all(np.isfinite(column).all() for column in columns):
+        if not all(np.isfinite(column).all() for column in (o, h, lo, c)):
             raise ValueError(f"{source} returned a price that is not a finite number")
-        o, h, lo, c = (column.tolist() for column in columns)
         vol = np.nan_to_num(np.asarray(volume, dtype=float), nan=0.0).clip(min=0).round().astype(np.int64)
-        return cls(source, list(dates), o, h, lo, c, vol.tolist())
+        return cls(source, list(dates), o, h, lo, c, np.ascontiguousarray(vol))
 
     def __len__(self) -> int:
         return len(self.date)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prices):
+            return NotImplemented
+        return (self.source, self.date) == (other.source, other.date) and all(
+            np.array_equal(getattr(self, column), getattr(other, column))
+            for column in ("open", "high", "low", "close", "volume")
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable, as before
 
 
 class Provider(Protocol):
