@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,10 +24,46 @@ UP_TIMEOUT = 3600
 BOOTSTRAP_TIMEOUT = 420
 
 
+def existing_cluster() -> dict | None:
+    """The contract's variables (tests/live/README.md) when the scenarios run on a cluster brought up
+    elsewhere (the k3d job); None for the local harness."""
+    kubeconfig = os.environ.get("LIVE_KUBECONFIG")
+    if not kubeconfig:
+        return None
+    git_dir = os.environ.get("LIVE_GIT_DIR")
+    problems = []
+    if not Path(kubeconfig).is_file():
+        problems.append(f"LIVE_KUBECONFIG={kubeconfig} is not a file")
+    if not git_dir or not (Path(git_dir) / ".git").exists():
+        problems.append(f"LIVE_GIT_DIR={git_dir!r} is not a git working tree (required with LIVE_KUBECONFIG)")
+    if problems:
+        pytest.fail("; ".join(problems))
+    try:
+        kubectl = shutil.which("kubectl") or str(cluster.Tools().bin_dir("kubernetes") / "kubectl")
+        argocd = str(cluster.Tools().bin_dir("argocd") / "cmd")
+    except cluster.ClusterError as error:
+        pytest.fail(f"cannot build the CLIs the scenarios use: {error}")
+    return {
+        "kubeconfig": kubeconfig,
+        "kubectl": kubectl,
+        "argocd": argocd,
+        "work_repo": git_dir,
+        "branch": os.environ.get("LIVE_GIT_BRANCH", ""),
+        "processes": [],
+    }
+
+
 @pytest.fixture(scope="session")
 def live() -> Live:
+    existing = existing_cluster()
+    if existing is not None:
+        yield Live(existing)
+        return
     if cluster.load_state()["processes"]:
-        pytest.fail(f"a cluster is already recorded in {cluster.STATE}; run `make cluster-down` first")
+        pytest.fail(
+            f"a cluster is already recorded in {cluster.STATE}; run `make cluster-down` first, or run the "
+            "scenarios on it with LIVE_KUBECONFIG and LIVE_GIT_DIR (tests/live/README.md)"
+        )
     result = subprocess.run(
         [sys.executable, str(HERE.parents[1] / "tools" / "cluster" / "cluster.py"), "up"],
         capture_output=True,
@@ -56,7 +94,7 @@ def bootstrap(live: Live) -> Timeline:
     timeline = Timeline()
     started = time.monotonic()
     began = time.time()
-    root_applied = live.state["root_applied"]
+    root_applied = live.state.get("root_applied")
 
     def settled():
         apps = live.applications()
@@ -78,7 +116,8 @@ def bootstrap(live: Live) -> Timeline:
     poll(
         "every automatically synced Application Synced and Healthy", settled, BOOTSTRAP_TIMEOUT, 0.5, explain
     )
-    record_timing("bootstrap_root_to_all_healthy_s", time.time() - root_applied)
+    if root_applied is not None:  # known only when the local harness applied the root itself
+        record_timing("bootstrap_root_to_all_healthy_s", time.time() - root_applied)
     timeline.waited = time.monotonic() - started  # type: ignore[attr-defined]
     timeline.began = began  # type: ignore[attr-defined]
     return timeline

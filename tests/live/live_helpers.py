@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,14 +14,31 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMINGS = REPO_ROOT / ".out" / "live" / "timings.json"
 
 
+ARGOCD_NAMESPACE = "argocd"
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "live test",
+    "GIT_AUTHOR_EMAIL": "live@127.0.0.1",
+    "GIT_COMMITTER_NAME": "live test",
+    "GIT_COMMITTER_EMAIL": "live@127.0.0.1",
+}
+
+
 class Live:
-    """The running cluster as cluster.py recorded it."""
+    """A running cluster and the Git working tree its root Application follows (tests/live/README.md).
+
+    `state` is what tools/cluster/cluster.py recorded for a local harness, or the contract's variables
+    for an existing cluster: kubeconfig, kubectl, argocd (the CLI, run in core mode), work_repo, branch.
+    """
 
     def __init__(self, state: dict) -> None:
         self.state = state
         self.kubeconfig = state["kubeconfig"]
         self.kubectl_bin = state["kubectl"]
+        self.argocd_bin = state["argocd"]
         self.work = Path(state["work_repo"])
+        self.local = bool(state.get("processes"))
+        self.branch = state.get("branch") or self.git("rev-parse", "--abbrev-ref", "HEAD")
+        self._argocd_kubeconfig: Path | None = None
 
     def kubectl(
         self, *args: str, check: bool = True, stdin: str | None = None
@@ -44,28 +63,74 @@ class Live:
         return json.loads(result.stdout) if result.returncode == 0 else None
 
     def applications(self) -> dict[str, dict]:
-        return {app["metadata"]["name"]: app for app in self.get("applications", "-n", "argocd")["items"]}
+        items = self.get("applications", "-n", ARGOCD_NAMESPACE)["items"]
+        return {app["metadata"]["name"]: app for app in items}
 
-    def git(self, *args: str) -> str:
+    def application(self, name: str) -> dict:
+        return self.get("application", name, "-n", ARGOCD_NAMESPACE)
+
+    def argocd(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The argocd CLI in core mode: it talks to the Kubernetes API as the kubeconfig allows, needs no
+        Argo CD server address or token, and so runs the same on every cluster. Core mode reads Argo CD's
+        namespace from the kubeconfig's context, hence a copy whose context names `argocd`."""
+        if self._argocd_kubeconfig is None:
+            copy = TIMINGS.parent / "argocd-core.kubeconfig"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.kubeconfig, copy)
+            subprocess.run(
+                [self.kubectl_bin, f"--kubeconfig={copy}", "config", "set-context", "--current",
+                 f"--namespace={ARGOCD_NAMESPACE}"],
+                capture_output=True, text=True, check=True, timeout=30,
+            )  # fmt: skip
+            self._argocd_kubeconfig = copy
+        home = TIMINGS.parent / "argocd-home"
+        home.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self._argocd_kubeconfig),
+            # One binary serves every Argo CD command; it picks the role by this name (or argv[0]).
+            "ARGOCD_BINARY_NAME": "argocd",
+            "HOME": str(home),
+        }
         result = subprocess.run(
-            ["git", *args],
-            cwd=self.work,
+            [self.argocd_bin, "--core", *args],
             capture_output=True,
             text=True,
             check=False,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "GIT_AUTHOR_NAME": "live test",
-                "GIT_AUTHOR_EMAIL": "live@127.0.0.1",
-                "GIT_COMMITTER_NAME": "live test",
-                "GIT_COMMITTER_EMAIL": "live@127.0.0.1",
-                "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_CONFIG_GLOBAL": "/dev/null",
-            },
+            timeout=timeout,
+            env=env,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"argocd --core {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
+        return result
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **IDENTITY}
+        if self.local:
+            # The local harness's clone: nothing of the machine's git configuration applies.
+            env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"})
+        result = subprocess.run(
+            ["git", *args], cwd=self.work, capture_output=True, text=True, check=False, env=env, timeout=120
         )
         if result.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout.strip()
+
+    def push(self, message: str) -> str:
+        """Commit every change in the working tree and push it to the branch the root follows."""
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "-m", message)
+        return self.push_head()
+
+    def push_head(self) -> str:
+        self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}")
+        return self.git("rev-parse", "HEAD")
+
+    def revert(self, commit: str) -> str:
+        self.git("revert", "--no-edit", commit)
+        return self.push_head()
 
 
 def app_summary(app: dict) -> str:
@@ -134,3 +199,29 @@ class Timeline:
                 and status.get("sync", {}).get("status") == "Synced"
             ):
                 self.healthy.setdefault(name, now)
+
+
+def pod_ready(pod: dict) -> bool:
+    conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+    return conditions.get("Ready") == "True" and not pod["metadata"].get("deletionTimestamp")
+
+
+def wait_synced(live: Live, name: str, revision: str, timeout: float) -> dict:
+    """Wait until Application `name` has applied `revision` and is Synced and Healthy; fail with
+    Argo CD's own account of it (sync, health, operation, failed and unhealthy resources)."""
+
+    def done():
+        app = live.application(name)
+        status = app.get("status", {})
+        operation = status.get("operationState", {})
+        ok = (
+            status.get("sync", {}).get("revision") == revision
+            and status.get("sync", {}).get("status") == "Synced"
+            and status.get("health", {}).get("status") == "Healthy"
+            and operation.get("phase") == "Succeeded"
+            and operation.get("syncResult", {}).get("revision") == revision
+        )
+        return app if ok else None
+
+    return poll(f"{name} Synced and Healthy at {revision[:12]}", done, timeout, 0.5,
+                lambda: app_summary(live.application(name)))  # fmt: skip

@@ -30,12 +30,6 @@ def backend_state(live: Live) -> tuple[str, list[str], set[str]]:
     return template, images, ready
 
 
-def push(live: Live, message: str) -> str:
-    live.git("commit", "--quiet", "-am", message)
-    live.git("push", "--quiet", "origin", "HEAD:main")
-    return live.git("rev-parse", "HEAD")
-
-
 def test_rejected_commit_fails_the_sync_keeps_the_app_and_revert_heals(
     live: Live, bootstrap: Timeline
 ) -> None:
@@ -48,7 +42,35 @@ def test_rejected_commit_fails_the_sync_keeps_the_app_and_revert_heals(
     # field is no such test: Argo CD 3.5 applies without strict field validation, the API server drops
     # the field with a warning, the sync "succeeds" and the app stays OutOfSync; seen on this cluster.)
     service.write_text(text.replace("      port: 80\n", '      port: "eighty"\n', 1))
-    bad = push(live, "A Service port that is a string: the API server must refuse it")
+    live.git("commit", "--quiet", "-am", "A Service port that is a string: the API server must refuse it")
+
+    # The same commit never gets this far in the repository: `make validate` refuses it (its command,
+    # with the flags it passes, on the scenario's clone). Checked before the push, so that the revert
+    # below follows the failure at once.
+    flags = subprocess.run(
+        ["make", "-s", "print-kubeconform-flags"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    validate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.gitops.validate",
+            "--cluster",
+            "prod",
+            "--repo-root",
+            str(live.work),
+            "--kubeconform-flags",
+            flags,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert validate.returncode != 0, f"make validate accepted the bad commit:\n{validate.stdout}"
+    assert "stock-backend" in validate.stdout + validate.stderr, validate.stdout + validate.stderr
+    bad = live.push_head()
 
     def sync_failed():
         operation = live.applications()[APP].get("status", {}).get("operationState", {})
@@ -81,35 +103,9 @@ def test_rejected_commit_fails_the_sync_keeps_the_app_and_revert_heals(
     live_port = live.get("service", "stock-backend", "-n", NAMESPACE)["spec"]["ports"][0]
     assert live_port["port"] == 80, f"the Service changed under a failed sync: {live_port}"
 
-    # The same commit never gets this far in the repository: `make validate` refuses it (its command,
-    # with the flags it passes, on the local clone).
-    flags = subprocess.run(
-        ["make", "-s", "print-kubeconform-flags"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    validate = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.gitops.validate",
-            "--cluster",
-            "prod",
-            "--repo-root",
-            str(live.work),
-            "--kubeconform-flags",
-            flags,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert validate.returncode != 0, f"make validate accepted the bad commit:\n{validate.stdout}"
-    assert "stock-backend" in validate.stdout + validate.stderr, validate.stdout + validate.stderr
-
-    live.git("revert", "--no-edit", "HEAD")
-    live.git("push", "--quiet", "origin", "HEAD:main")
-    good = live.git("rev-parse", "HEAD")
+    # Argo CD keeps retrying the failed sync; with retry.refresh (clusters/components/sync-policy) the
+    # next retry takes the revert instead of the bad commit.
+    good = live.revert(bad)
     reverted = time.monotonic()
 
     def healed():
