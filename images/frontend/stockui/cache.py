@@ -7,9 +7,9 @@ toolbar shows. This cache lives in a module, out of that message's reach; its en
 pandas' own `memory_usage(deep=True)` and evicted least recently used once the total passes `MAX_BYTES`; and
 concurrent misses on one key make one backend request (cachetools' condition), not one per session.
 
-Figures are cached too: building a Plotly figure (validating every property) is most of a script run's time,
-and many visitors look at the same view (the default one above all), so under load they reuse it instead of
-queueing behind each other's figure building for the one Python interpreter.
+Figures are cached too: building one validates every property (5-10 ms for a year of candles), and many
+visitors look at the same view (the default one above all), so under load they reuse it instead of queueing
+behind each other's figure building for the one Python interpreter.
 
 Sessions share the cached values, so nothing may modify them in place: pandas' copy-on-write (the default
 since pandas 3) makes every slice and derived frame a copy as soon as someone writes to it, and
@@ -31,11 +31,11 @@ from stockui.client import PriceHistory
 # Decades of daily bars are ~1.3 MB; 64 MiB holds ~50 of those or thousands of one-year ranges, and is a
 # fixed share of the pod's memory limit (apps/stock-app/frontend/deployment.yaml) whatever the traffic.
 MAX_BYTES = 64 * 2**20
-# A figure is 0.3-1 MB in memory (at most 2,000 drawn bars, stockui/charts.py): ~50 views.
+# A figure is 0.3-1 MB in memory (at most 1,000 drawn bars, stockui/charts.py): 30-100 views.
 FIGURE_MAX_BYTES = 32 * 2**20
 TTL = dt.timedelta(minutes=10)
 # Plotly's objects around the data; measured with tracemalloc: 300 kB for a year of candles (58 kB of JSON),
-# 460 kB for 2,000 weekly candles (380 kB of JSON).
+# 460 kB for 2,000 weekly candles (380 kB of JSON), twice the most a figure now draws.
 _FIGURE_OVERHEAD = 256 * 2**10
 
 

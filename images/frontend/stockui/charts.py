@@ -13,9 +13,10 @@ from stockui import analytics
 UP_COLOUR = "#26a69a"
 DOWN_COLOUR = "#ef5350"
 MA_COLOURS = {20: "#f9a825", 50: "#1e88e5", 200: "#8e24aa"}
-# Beyond this many bars a price chart is unreadable (several bars per pixel) and slow to draw as SVG (seconds
-# per ten thousand bars), so long daily ranges are drawn as weekly or monthly bars.
-MAX_DRAWN_BARS = 2000
+# A chart cannot show more candles than it has pixels: on a 1,440 px wide screen the plot area is about
+# 1,000 px, and a candle needs a pixel or more to read as one. More bars only cost the server (building and
+# sending them) and the browser (one SVG path each), so long daily ranges are drawn as weekly or monthly bars.
+MAX_DRAWN_BARS = 1000
 COARSER = {"1d": ("1wk", "1mo"), "1wk": ("1mo",), "1mo": ()}
 # Plotly's default qualitative palette, readable on light and dark themes.
 SERIES_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
