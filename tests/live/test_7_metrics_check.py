@@ -1,0 +1,111 @@
+"""Scenario 7 (issue 20): the metrics-server check is Healthy in Argo CD while metrics flow, Degraded within
+one schedule once metrics-server stops, and green again after a manual run once it is back.
+
+On the local harness the check's Job pods run for real on the host (tools/cluster/pod_runner.py: the
+container's command, its ConfigMap and service-account token, as its user), because kwok runs no
+containers; kwok then ends the pod with the command's exit code. The CronJob runs every minute there (the
+harness shortens the schedule in its clone). The CronJob and Job controllers and Argo CD's health check
+(the one in argocd-cm from terraform/modules/k3s-cloud-init) are real.
+"""
+
+from __future__ import annotations
+
+import time
+
+from live_helpers import Live, poll, record_timing
+from metrics_helpers import harness_metrics_server, node_metrics, restart_metrics_server, stop_metrics_server
+
+NAMESPACE = "kube-system"
+NAME = "metrics-server-check"
+APP = "platform"
+
+
+def schedule_seconds(schedule: str) -> int:
+    """The period of an every-N-minutes schedule (what the check uses); anything else is a clear failure."""
+    minute, *rest = schedule.split()
+    assert rest == ["*", "*", "*", "*"], f"{NAME}'s schedule {schedule!r} is not every N minutes"
+    if minute == "*":
+        return 60
+    assert minute.startswith("*/"), f"{NAME}'s schedule {schedule!r} is not */N"
+    assert minute[2:].isdigit(), f"{NAME}'s schedule {schedule!r} is not */N"
+    return int(minute[2:]) * 60
+
+
+def health(live: Live) -> str:
+    """Argo CD's health of the platform Application, which here is the check's.
+
+    Argo CD 3 keeps each resource's health out of the Application (controller.resource.health.persist is
+    false by default), so the CronJob's own verdict is read from the Application it rolls up into: of the
+    platform's resources (RBAC, a ConfigMap, Traefik's HelmChartConfig and Middlewares, the CronJob) only
+    the CronJob has a health check that can say Degraded.
+    """
+    return live.applications()[APP].get("status", {}).get("health", {}).get("status", "")
+
+
+def last_run_succeeded(cronjob: dict) -> bool:
+    status = cronjob.get("status", {})
+    return (
+        not status.get("active")
+        and bool(status.get("lastSuccessfulTime"))
+        and status["lastSuccessfulTime"] >= status.get("lastScheduleTime", "")
+    )
+
+
+def terminated(live: Live, job: str) -> dict:
+    """The check container's terminated state in the Job's pod."""
+    pods = live.get("pods", "-n", NAMESPACE, "-l", f"job-name={job}")["items"]
+    assert pods, f"Job {job} has no pod left to read its result from"
+    (status,) = pods[-1]["status"]["containerStatuses"]
+    return status["state"].get("terminated") or {}
+
+
+def test_check_is_degraded_within_one_schedule_when_metrics_stop(live: Live, bootstrap) -> None:
+    cronjob = live.get("cronjob", NAME, "-n", NAMESPACE)
+    period = schedule_seconds(cronjob["spec"]["schedule"])
+    # A run cannot take longer than its Job's deadline.
+    run = cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+
+    def explain() -> str:
+        current = live.get("cronjob", NAME, "-n", NAMESPACE)
+        jobs = live.get("jobs", "-n", NAMESPACE)["items"]
+        return (f"CronJob status: {current.get('status')}\nplatform's health: {health(live)}\n"
+                f"Jobs: {[(j['metadata']['name'], j.get('status', {}).get('conditions')) for j in jobs]}"
+                )  # fmt: skip
+
+    # Metrics flow (the bootstrap waited for the HPAs to compute from them): a scheduled run succeeded.
+    assert node_metrics(live), "no node reports metrics; scenario 6's metrics are not flowing"
+    poll("a scheduled run of the check succeeded, and Argo CD shows platform Healthy",
+         lambda: last_run_succeeded(live.get("cronjob", NAME, "-n", NAMESPACE)) and health(live) == "Healthy",
+         period + run + 30, 1, explain)  # fmt: skip
+
+    stopped = time.time()
+    stop_metrics_server(live)
+    try:
+        poll("Argo CD shows platform Degraded", lambda: health(live) == "Degraded", period + run + 30, 1,
+             explain)  # fmt: skip
+        record_timing("metrics_check_degraded_after_stop_s", time.time() - stopped)
+        cronjob = live.get("cronjob", NAME, "-n", NAMESPACE)
+        assert not last_run_succeeded(cronjob), (
+            f"platform is Degraded, but not for the check: {cronjob['status']}"
+        )
+        failed = [
+            job for job in live.get("jobs", "-n", NAMESPACE)["items"]
+            if any(c["type"] == "Failed" and c["status"] == "True"
+                   for c in job.get("status", {}).get("conditions", []))
+        ]  # fmt: skip
+        assert failed, f"Argo CD says Degraded but no Job of {NAME} failed"
+        result = terminated(live, failed[-1]["metadata"]["name"])
+        assert result.get("exitCode", 0) != 0, f"the failed Job's container did not fail: {result}"
+        if harness_metrics_server(live):
+            # The local harness's runner reports the output's tail, as FallbackToLogsOnError would.
+            assert "FAILED: the HPA cannot scale" in result.get("message", ""), result
+    finally:
+        restart_metrics_server(live)
+
+    # The README's way back: a manual run that succeeds is the CronJob's last success at once.
+    live.kubectl("create", "job", f"--from=cronjob/{NAME}", "check-now", "-n", NAMESPACE)
+    try:
+        poll("a manual run after metrics-server is back turns platform Healthy",
+             lambda: health(live) == "Healthy", run + 30, 1, explain)  # fmt: skip
+    finally:
+        live.kubectl("delete", "job", "check-now", "-n", NAMESPACE, "--ignore-not-found", "--wait=false")
