@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -28,6 +28,8 @@ class SessionResult:
     finished_s: float | None
     # What went wrong, for the person reading the bench's output; None when the page loaded cleanly.
     error: str | None
+    # The elements' types in the order they arrived ("plotly_chart", "text_input", ...).
+    elements: list[str] = field(default_factory=list)
 
 
 def stream_url(base_url: str) -> str:
@@ -63,6 +65,7 @@ async def load_page(
     started = time.monotonic()
     first_chart = finished = None
     problems: list[str] = []
+    elements: list[str] = []
     try:
         async with asyncio.timeout(timeout_s):
             async with connect(stream_url(base_url), subprotocols=["streamlit"], max_size=None) as ws:
@@ -73,6 +76,7 @@ async def load_page(
                     if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                         element = msg.delta.new_element
                         which = element.WhichOneof("type")
+                        elements.append(which)
                         if which == "plotly_chart" and first_chart is None:
                             first_chart = time.monotonic() - started
                         elif which == "exception":
@@ -98,4 +102,4 @@ async def load_page(
         problems.append(f"{type(error).__name__}: {error}")
     if first_chart is None and not problems:
         problems.append("the page finished without a chart")
-    return SessionResult(first_chart, finished, "; ".join(problems) or None)
+    return SessionResult(first_chart, finished, "; ".join(problems) or None, elements)

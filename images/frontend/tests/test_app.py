@@ -172,6 +172,23 @@ def test_an_unreachable_backend_stops_the_page_with_the_url(app, fake_backend):
     assert [call[0] for call in fake_backend.calls] == ["NVDA"], "stops at the first unreachable answer"
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        BackendUnreachableError("Cannot reach the stock backend at http://x:1.", "x"),
+        RuntimeError("a bug in the page"),
+    ],
+)
+def test_the_controls_stay_when_the_page_stops_early_or_fails(app, fake_backend, error):
+    # The controls are drawn after the content; a run without them would drop the view's state.
+    fake_backend.errors["NVDA"] = error
+    app.run()
+    assert app.text_input(key="tickers").value == "NVDA"
+    app.text_input(key="tickers").set_value("AAPL").run()
+    assert_clean(app)
+    assert traces(app)[0] == ("candlestick", "AAPL")
+
+
 def test_the_real_client_names_the_backend_url_it_could_not_reach(app, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -1,5 +1,5 @@
-"""Many sessions against one real frontend process: its memory levels off under the Deployment's limit, and no
-session can empty the cache the others rely on.
+"""Many sessions against one real frontend process: its memory levels off under the Deployment's limit, no
+session can empty the cache the others rely on, and a page sends its chart before its controls.
 
 Sessions are websocket clients speaking Streamlit's protocol (bench/session.py): to the server they are
 browser tabs, at a fraction of a browser's cost.
@@ -92,3 +92,11 @@ def test_no_session_can_clear_the_cache_for_everyone(own_frontend, backend_url):
     assert asyncio.run(load_page(url, "tickers=OTHER", before_close=clear_cache())).error is None
     assert asyncio.run(load_page(url, query)).error is None
     assert backend_stock_requests(backend_url) == fetched + 1, "only OTHER was fetched; CLEARME came cached"
+
+
+def test_the_chart_reaches_the_browser_before_the_controls(own_frontend):
+    # A browser draws elements in the order they arrive; the first chart does not need the sidebar's controls.
+    url, _ = own_frontend
+    result = asyncio.run(load_page(url, "tickers=ORDER"))
+    assert result.error is None
+    assert result.elements.index("plotly_chart") < result.elements.index("text_input"), result.elements
