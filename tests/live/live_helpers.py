@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -37,8 +38,23 @@ class Live:
         self.argocd_bin = state["argocd"]
         self.work = Path(state["work_repo"])
         self.local = bool(state.get("processes"))
-        self.branch = state.get("branch") or self.git("rev-parse", "--abbrev-ref", "HEAD")
         self._argocd_kubeconfig: Path | None = None
+        self.branch = state.get("branch") or self.tracked_branch()
+
+    def tracked_branch(self) -> str:
+        """The branch the root Application follows; else the one checked out in the working tree.
+        (Scenarios leave the tree detached: the bump script checks out the fetched tip.)"""
+        root = self.try_get("application", "root", "-n", ARGOCD_NAMESPACE) or {}
+        revision = root.get("spec", {}).get("source", {}).get("targetRevision", "")
+        if revision and revision != "HEAD" and not re.fullmatch(r"[0-9a-f]{40}", revision):
+            return revision
+        branch = self.git("rev-parse", "--abbrev-ref", "HEAD")
+        if branch == "HEAD":
+            raise AssertionError(
+                f"{self.work} is on a detached HEAD and the root Application names no branch "
+                f"({revision!r}): set LIVE_GIT_BRANCH"
+            )
+        return branch
 
     def kubectl(
         self, *args: str, check: bool = True, stdin: str | None = None

@@ -33,6 +33,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tools"))
+import argocd_core  # noqa: E402
 import metrics  # noqa: E402
 import pins  # noqa: E402
 import pod_runner  # noqa: E402
@@ -609,6 +610,7 @@ def bring_up(tools: Tools, state: dict) -> dict:
     stages = "\n---\n".join(path.read_text() for path in stage_files)
     host_run = pod_runner.workloads(work_clone)
     stages += "\n---\n" + yaml.safe_dump_all(pod_runner.stages(host_run))
+    stages += "\n---\n" + yaml.safe_dump_all(argocd_core.port_forwards(ports))  # for `argocd --core`
     (STATE / "kwok-stages.yaml").write_text(stages)
     start(state, "pod-runner", [
         sys.executable, str(HERE / "pod_runner.py"), f"--server={server}", f"--ca={pki / 'ca.crt'}",
@@ -619,6 +621,11 @@ def bring_up(tools: Tools, state: dict) -> dict:
         str(tools.bin_dir("kwok") / "kwok"), f"--kubeconfig={admin}",
         f"--config={STATE / 'kwok-stages.yaml'}",
         "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+        # The heartbeat-with-lease stage refreshes node status only every 10 min and leaves liveness to
+        # the node leases; with --config kwok's default of 40 s is not applied, no lease was ever written,
+        # the node controller marked every node NotReady after its 50 s grace period and with them every
+        # pod NotReady (Deployments unavailable, stock-app Degraded), seen on the live cluster.
+        "--node-lease-duration-seconds=40",
         f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{ports['kwok']}",
         *metrics.kwok_args(pki, ports["kwok"]),
     ], [ports["kwok"]])  # fmt: skip
@@ -631,6 +638,7 @@ def bring_up(tools: Tools, state: dict) -> dict:
     )
 
     kubectl.apply(argocd_objects(outputs))
+    kubectl.apply(argocd_core.pods())
     argocd_bin = STATE / "bin"
     argocd_bin.mkdir()
     argocd_cmd = tools.bin_dir("argocd") / "cmd"
@@ -667,7 +675,9 @@ def bring_up(tools: Tools, state: dict) -> dict:
     redis_address = f"127.0.0.1:{ports['redis']}"
     repo_server = start(state, "argocd-repo-server", [
         str(argocd_bin / "argocd-repo-server"), f"--port={ports['repo-server']}", f"--redis={redis_address}",
-        f"--metrics-port={ports['repo-metrics']}", "--disable-tls", "--client-ca-path=",
+        # TLS with the self-signed certificate the repo-server makes itself, as the chart runs it: the
+        # argocd CLI in core mode (tests/live) talks to it only that way (argo-cd headless.go).
+        f"--metrics-port={ports['repo-metrics']}", "--client-ca-path=",
         "--address=127.0.0.1",
         # How long the repo-server trusts its last look at a branch; with the default (3 min) a push
         # would wait minutes whatever the controller's resync.
@@ -681,11 +691,10 @@ def bring_up(tools: Tools, state: dict) -> dict:
         f"--port={ports['argocd-server']}", "--address=127.0.0.1",
         f"--metrics-port={ports['server-metrics']}",
         "--metrics-address=127.0.0.1", f"--redis={redis_address}", f"--repo-server={repo_address}",
-        "--repo-server-plaintext",
     ], [ports["argocd-server"], ports["server-metrics"]], env=argocd_env)  # fmt: skip
     controller = start(state, "argocd-application-controller", [
         str(argocd_bin / "argocd-application-controller"), f"--namespace={ARGOCD_NAMESPACE}",
-        f"--redis={redis_address}", f"--repo-server={repo_address}", "--repo-server-plaintext",
+        f"--redis={redis_address}", f"--repo-server={repo_address}",
         f"--metrics-port={ports['controller-metrics']}", f"--app-resync={APP_RESYNC_SECONDS}",
     ], [ports["controller-metrics"]], env=argocd_env)  # fmt: skip
     api_health = f"http://127.0.0.1:{ports['argocd-server']}/healthz"
