@@ -105,7 +105,17 @@ def test_check_is_degraded_within_one_schedule_when_metrics_stop(live: Live, boo
     # The README's way back: a manual run that succeeds is the CronJob's last success at once.
     live.kubectl("create", "job", f"--from=cronjob/{NAME}", "check-now", "-n", NAMESPACE)
     try:
-        poll("a manual run after metrics-server is back turns platform Healthy",
-             lambda: health(live) == "Healthy", run + 30, 1, explain)  # fmt: skip
+        outcome = poll("the manual run finished", lambda: finished(live, "check-now"), run + 30, 1, explain)
+        assert outcome == "Complete", f"the manual run failed: {terminated(live, 'check-now')}"
+        poll("Argo CD shows platform Healthy after the manual run",
+             lambda: last_run_succeeded(live.get("cronjob", NAME, "-n", NAMESPACE))
+             and health(live) == "Healthy", 60, 1, explain)  # fmt: skip
     finally:
         live.kubectl("delete", "job", "check-now", "-n", NAMESPACE, "--ignore-not-found", "--wait=false")
+
+
+def finished(live: Live, job: str) -> str | None:
+    """ "Complete" or "Failed" once the Job has finished, else None."""
+    conditions = live.get("job", job, "-n", NAMESPACE).get("status", {}).get("conditions", [])
+    done = [c["type"] for c in conditions if c["type"] in ("Complete", "Failed") and c["status"] == "True"]
+    return done[0] if done else None
