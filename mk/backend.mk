@@ -8,7 +8,7 @@ BACKEND_PORT ?= 5000
 STOCK_DATA_SOURCE ?= auto
 LOADTEST_URL ?= http://127.0.0.1:$(BACKEND_PORT)/api/stock?ticker=NVDA&start=2010-01-01&end=2025-08-01
 
-.PHONY: backend bench loadtest backend-lock check-backend
+.PHONY: backend bench bench-servers loadtest backend-lock check-backend
 
 backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$BACKEND_PORT (5000) in the foreground; STOCK_DATA_SOURCE=auto unless set
 	cd $(BACKEND_DIR) && HOST=127.0.0.1 PORT=$(BACKEND_PORT) STOCK_DATA_SOURCE=$(STOCK_DATA_SOURCE) \
@@ -17,6 +17,10 @@ backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$BACKEND_PORT (5000) in the 
 bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load, distinct keys, slow clients; tables in .out/bench/
 	@command -v hey >/dev/null || { echo "make bench needs hey (Debian: apt-get install hey)" >&2; exit 2; }
 	$(PY) $(BACKEND_DIR)/bench/bench.py --out $(OUT)/bench
+
+bench-servers: $(VENV)/.stamp ## Compare WSGI servers running the backend: gunicorn gevent/gthread, granian, waitress (~15 min; needs hey)
+	@command -v hey >/dev/null || { echo "make bench-servers needs hey (Debian: apt-get install hey)" >&2; exit 2; }
+	$(PY) $(BACKEND_DIR)/bench/servers.py --out $(OUT)/bench-servers
 
 # The same script as the cluster's `loadtest` Job, so both keep the hand-in's shape (docs/seed.md).
 loadtest: ## The hand-in's load test: 120 rounds of 200 parallel requests at LOADTEST_URL (default: make backend's)
