@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from stockapi_testing import TODAY
 
+from stockapi import render as render_module
 from stockapi.providers.base import Prices, iso_dates
 from stockapi.providers.sample import SampleProvider
 from stockapi.render import document, render
@@ -80,3 +81,14 @@ def test_prices_differing_in_one_column_are_not_equal(column):
     changed[-1] = "1999-01-01" if column == "date" else changed[-1] + 1
     assert prices == dataclasses.replace(prices, **{column: getattr(prices, column).copy()})
     assert prices != dataclasses.replace(prices, **{column: changed})
+
+
+def test_the_etag_follows_the_content_not_its_compression(monkeypatch):
+    """Pods on different nodes must tag one answer alike, though ISA-L may compress it differently there."""
+    prices = SampleProvider(today=lambda: TODAY).fetch(QUERY)
+    body = render(QUERY, prices)
+    monkeypatch.setattr(render_module, "GZIP_LEVEL", 0)
+    recompressed = render(QUERY, prices)
+    assert recompressed.gzipped != body.gzipped
+    assert recompressed.etag == body.etag
+    assert render(QUERY, dataclasses.replace(prices, source="yahoo")).etag != body.etag
