@@ -5,8 +5,10 @@
     python tools/cluster/cluster.py status  # which recorded processes still run
 
 Real: etcd, kube-apiserver (Pod Security Admission, RBAC, strict field validation), kube-controller-manager,
-kube-scheduler, Argo CD's application-controller, repo-server and API server, redis. Simulated: the nodes
-(kwok: no kubelet, no containers, no network; pods become Ready and Job pods complete by kwok's stages).
+kube-scheduler, metrics-server behind the aggregator (metrics.py), Argo CD's application-controller,
+repo-server and API server, redis. Simulated: the nodes (kwok: no kubelet, no containers, no network; pods
+become Ready and Job pods complete by kwok's stages; their CPU and memory are kwok's numbers), except that
+the metrics-server check's Job pods have their command run on the host (pod_runner.py).
 Every binary is built from source by tools/gotools.py from the modules in tools/go/. Everything binds
 127.0.0.1 on free ports; the state (certificates, etcd data, the local Git repository, the kubeconfig)
 lives in .out/cluster/, logs in .out/cluster-logs/.
