@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 
 from stockapi import metrics
 from stockapi.errors import register_error_handlers
-from stockapi.fastpath import CacheHitFastPath
+from stockapi.fastpath import StockFastPath
 from stockapi.routes import api, ops
 from stockapi.service import StockService, utc_today
 from stockapi.settings import Settings
@@ -32,7 +32,7 @@ def build_app(settings: Settings | None = None, *, service: StockService | None 
     app.register_blueprint(ops.bp)
     register_error_handlers(app)
     _instrument(app)
-    app.wsgi_app = CacheHitFastPath(app.wsgi_app, service)  # type: ignore[method-assign]
+    app.wsgi_app = StockFastPath(app.wsgi_app, service)  # type: ignore[method-assign]
     return app
 
 
