@@ -41,15 +41,29 @@ def namespace_snapshot(live: Live) -> dict[str, tuple]:
     return snapshot
 
 
-def sync_once(live: Live) -> dict:
+def sync_once(live: Live, previous: str | None) -> dict:
+    """`argocd app sync loadtest`, then the operation it started (a newer one than `previous`) finished."""
     result = live.argocd("app", "sync", APP, "--timeout", str(SYNC_TIMEOUT), check=False,
                          timeout=SYNC_TIMEOUT + 60)  # fmt: skip
-    app = live.application(APP)
+    output = f"{result.stdout.strip()[-2000:]}\n{result.stderr.strip()[-2000:]}"
     assert result.returncode == 0, (
-        f"argocd app sync {APP} failed: {result.stderr.strip() or result.stdout.strip()}\n{app_summary(app)}"
+        f"argocd app sync {APP} failed:\n{output}\n{app_summary(live.application(APP))}"
     )
-    operation = app["status"]["operationState"]
-    assert operation["phase"] == "Succeeded", app_summary(app)
+
+    def finished():
+        operation = live.application(APP).get("status", {}).get("operationState", {})
+        if operation.get("startedAt") in (None, previous) or operation.get("phase") == "Running":
+            return None
+        return operation
+
+    operation = poll(
+        f"the operation of `argocd app sync {APP}` in the Application's status",
+        finished,
+        SYNC_TIMEOUT,
+        0.5,
+        lambda: f"{app_summary(live.application(APP))}\nCLI: {output}",
+    )
+    assert operation["phase"] == "Succeeded", app_summary(live.application(APP))
     job = live.get("job", JOB, "-n", NAMESPACE)
     return {"job": job, "operation": operation}
 
@@ -58,8 +72,8 @@ def test_syncing_loadtest_twice_runs_the_job_twice_and_changes_nothing_else(
     live: Live, bootstrap: Timeline
 ) -> None:
     before = namespace_snapshot(live)
-    first = sync_once(live)
-    second = sync_once(live)
+    first = sync_once(live, None)
+    second = sync_once(live, first["operation"]["startedAt"])
     runs = [first["job"], second["job"]]
     for run in runs:
         status = run.get("status", {})
