@@ -61,19 +61,21 @@ def test_memory_levels_off_under_the_deployments_limit(own_frontend):
     url, pid = own_frontend
     limit = memory_limit_bytes()
     start = rss_bytes(pid)
-    peaks, after = [], []
+    peaks = []
     for number in range(WAVES):
         peak, results = asyncio.run(wave(url, pid, [f"MEM{number}X{n}" for n in range(SESSIONS)]))
         failed = [result.error for result in results if result.error]
         assert failed == [], f"wave {number}: {len(failed)} sessions failed, first: {failed[0]}"
         peaks.append(peak)
-        after.append(rss_bytes(pid))
     report = ", ".join(f"wave {n}: peak {p / MiB:.0f} MiB" for n, p in enumerate(peaks))
     print(f"RSS from {start / MiB:.0f} MiB; {report}; limit {limit / MiB:.0f} MiB")
     assert max(peaks) < LIMIT_SHARE * limit, report
-    # Levelled off: the last wave adds far less than the first, which filled the caches and the allocator.
-    first_growth = after[0] - start
-    assert after[-1] - after[-2] < max(first_growth / 4, 32 * MiB), report
+    # Levelled off: the later waves' highest peak is barely above the earlier waves', while the first wave
+    # (which filled the caches and the allocator) grew a lot. Peaks, not the RSS between waves: that one
+    # swings by ~100 MiB with when closed sessions are cleaned up, a leak raises every peak.
+    half = WAVES // 2
+    first_growth = peaks[0] - start
+    assert max(peaks[half:]) - max(peaks[:half]) < max(first_growth / 4, 32 * MiB), report
 
 
 def backend_stock_requests(backend_url: str) -> float:
