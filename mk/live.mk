@@ -3,6 +3,9 @@
 # The scenarios (tests/live/README.md) run on the local harness, or on any cluster given LIVE_KUBECONFIG
 # and LIVE_GIT_DIR (the k3d job). LIVE_ARGS: extra pytest arguments, e.g. LIVE_ARGS="-k rollout".
 
+# The longest group of `make test`: about 10 min warm, a cold first build of its components over an hour.
+CHECKS += live
+
 .PHONY: cluster-up cluster-down cluster-status live check-live watch
 
 LIVE_ARGS ?=
