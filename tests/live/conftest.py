@@ -9,15 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import cluster
 import pytest
+from live_helpers import Live, Timeline, app_summary, poll, record_timing
 
 HERE = Path(__file__).resolve().parent
-for directory in (HERE.parents[1], HERE.parents[1] / "tools" / "cluster", HERE):
-    if str(directory) not in sys.path:
-        sys.path.insert(0, str(directory))
-
-import cluster  # noqa: E402
-from live_helpers import Live, Timeline, app_summary, poll, record_timing  # noqa: E402
 
 # Bring-up of a warm cluster takes well under a minute; the rest is the first build of the tools.
 UP_TIMEOUT = 3600

@@ -19,11 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 OTHER_ROOT_NAMES = {"REPO", "ROOT", "REPO_DIR", "ROOT_DIR", "REPOSITORY", "REPO_PATH", "TOP", "TOPLEVEL"}
 # Loaders that run a module from a file path, around pytest's pythonpath.
 FILE_LOADERS = {"spec_from_file_location", "SourceFileLoader", "run_path", "load_source"}
-# What is left, owned by the live-cluster work (tests/live/conftest.py puts tools/cluster on sys.path).
-# An entry that no longer holds fails too, so this list only shrinks.
-KNOWN = {
-    ("tests/live/conftest.py", "edits sys.path"),
-}
+# Exceptions: none left. An entry that no longer holds fails too, so this list only shrinks.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def modules_under_test() -> list[Path]:
