@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +34,9 @@ def existing_cluster() -> dict | None:
     if problems:
         pytest.fail("; ".join(problems))
     try:
-        kubectl = shutil.which("kubectl") or str(cluster.Tools().bin_dir("kubernetes") / "kubectl")
+        # The pinned kubectl (the one the k3d scripts use), not whatever a runner has on PATH; KUBECTL
+        # overrides it.
+        kubectl = os.environ.get("KUBECTL") or str(cluster.Tools().bin_dir("kubernetes") / "kubectl")
         argocd = str(cluster.Tools().bin_dir("argocd") / "cmd")
     except cluster.ClusterError as error:
         pytest.fail(f"cannot build the CLIs the scenarios use: {error}")
