@@ -619,7 +619,7 @@ def bring_up(tools: Tools, state: dict) -> dict:
         f"--cert={pki / 'admin.crt'}", f"--key={pki / 'admin.key'}", f"--work={STATE / 'pod-runner'}",
         *(f"--selector={','.join(f'{k}={v}' for k, v in sorted(labels.items()))}" for labels in host_run),
     ], [])  # fmt: skip
-    start(state, "kwok", [
+    kwok = start(state, "kwok", [
         str(tools.bin_dir("kwok") / "kwok"), f"--kubeconfig={admin}",
         f"--config={STATE / 'kwok-stages.yaml'}",
         "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
@@ -631,7 +631,16 @@ def bring_up(tools: Tools, state: dict) -> dict:
         f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{ports['kwok']}",
         *metrics.kwok_args(pki, ports["kwok"]),
     ], [ports["kwok"]])  # fmt: skip
-    kubectl.apply(nodes(outputs, kwok_dir))
+    node_objects = nodes(outputs, kwok_dir)
+    kubectl.apply(node_objects)
+    node, resync = node_objects[0]["metadata"]["name"], [0]
+    wait_for(
+        "kwok serving the nodes' resource metrics",
+        lambda: metrics.kwok_serves_metrics(kwok_dir, kubectl, ports["kwok"], node, pki / "ca.crt", resync),
+        60,
+        1,
+        process=kwok,
+    )
     metrics_server = start_metrics_server(tools, state, kubectl, server, pki, ports["metrics-server"])
     wait_for(
         "namespace default",

@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
 import yaml
 
 MODULE = "sigs.k8s.io/metrics-server"
@@ -114,6 +115,23 @@ def node_annotations(kwok_dir: Path, node: str) -> dict[str, str]:
     """Tell metrics-server where kwok serves this node's resource metrics (kwok's Metric spec.path)."""
     path = _one_document(kwok_dir / KWOK_METRIC)["spec"]["path"]
     return {RESOURCE_METRICS_PATH_ANNOTATION: path.replace("{nodeName}", node)}
+
+
+def kwok_serves_metrics(kwok_dir: Path, kubectl, port: int, node: str, ca: Path, attempt: list[int]) -> bool:
+    """Whether kwok answers the node's resource-metrics path; if not, touch the Metric so kwok reads it again.
+
+    kwok adds the Metric's route when its informer signals a change. One clean-clone run got 404 for every
+    node for seven minutes (metrics-server saw no metrics, the HPAs and stock-app stayed Degraded), as if
+    that signal had been lost; another change to the object makes kwok rebuild its routes.
+    """
+    path = node_annotations(kwok_dir, node)[RESOURCE_METRICS_PATH_ANNOTATION]
+    status = requests.get(f"https://127.0.0.1:{port}{path}", verify=str(ca), timeout=5).status_code
+    if status != 404:
+        return True
+    attempt[0] += 1
+    name = _one_document(kwok_dir / KWOK_METRIC)["metadata"]["name"]
+    kubectl("annotate", "--overwrite", "metrics.kwok.x-k8s.io", name, f"stock-gitops/resync={attempt[0]}")
+    return False
 
 
 def _one_document(path: Path) -> dict:
