@@ -36,12 +36,7 @@ class Prices:
         ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
         volume: npt.ArrayLike,
     ) -> Prices:
-        o, h, lo, c = (np.ascontiguousarray(round_significant(column)) for column in ohlc)
-        # JSON has no NaN or infinity (render relies on this); providers drop incomplete bars before.
-        if not all(np.isfinite(column).all() for column in (o, h, lo, c)):
-            raise ValueError(f"{source} returned a price that is not a finite number")
-        vol = np.nan_to_num(np.asarray(volume, dtype=float), nan=0.0).clip(min=0).round().astype(np.int64)
-        return cls(source, list(dates), o, h, lo, c, np.ascontiguousarray(vol))
+        return cls(source, list(dates), *normalised_columns(source, ohlc, volume))
 
     def __len__(self) -> int:
         return len(self.date)
@@ -55,6 +50,20 @@ class Prices:
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable, as before
+
+
+def normalised_columns(
+    source: str,
+    ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    volume: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], ...]:
+    """Open, high, low, close and volume as Prices holds them: rounded finite prices, whole volumes >= 0."""
+    o, h, lo, c = (np.ascontiguousarray(round_significant(column)) for column in ohlc)
+    # JSON has no NaN or infinity (render relies on this); providers drop incomplete bars before.
+    if not all(np.isfinite(column).all() for column in (o, h, lo, c)):
+        raise ValueError(f"{source} returned a price that is not a finite number")
+    vol = np.nan_to_num(np.asarray(volume, dtype=float), nan=0.0).clip(min=0).round().astype(np.int64)
+    return o, h, lo, c, np.ascontiguousarray(vol)
 
 
 class Provider(Protocol):
