@@ -15,11 +15,11 @@ backend: $(VENV)/.stamp ## Run the API on 127.0.0.1:$BACKEND_PORT (5000) in the 
 		exec $(BIN)/gunicorn --config gunicorn.conf.py
 
 bench: $(VENV)/.stamp ## Benchmark the API vs a naive and a bare-WSGI server: seed load, distinct keys, slow clients; tables in .out/bench/
-	@command -v hey >/dev/null || { echo "make bench needs hey (Debian: apt-get install hey)" >&2; exit 2; }
+	@for tool in hey wrk; do command -v $$tool >/dev/null || { echo "make bench needs $$tool (Debian: apt-get install $$tool)" >&2; exit 2; }; done
 	$(PY) $(BACKEND_DIR)/bench/bench.py --out $(OUT)/bench
 
-bench-servers: $(VENV)/.stamp ## Compare WSGI servers running the backend: gunicorn gevent/gthread, granian, waitress (~15 min; needs hey)
-	@command -v hey >/dev/null || { echo "make bench-servers needs hey (Debian: apt-get install hey)" >&2; exit 2; }
+bench-servers: $(VENV)/.stamp ## Compare WSGI servers running the backend: gunicorn gevent/gthread, granian, waitress (~15 min; needs hey, wrk)
+	@for tool in hey wrk; do command -v $$tool >/dev/null || { echo "make bench-servers needs $$tool (Debian: apt-get install $$tool)" >&2; exit 2; }; done
 	$(PY) $(BACKEND_DIR)/bench/servers.py --out $(OUT)/bench-servers
 
 # The same script as the cluster's `loadtest` Job, so both keep the hand-in's shape (docs/seed.md).

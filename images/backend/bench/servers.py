@@ -5,7 +5,8 @@ it. Each round starts every candidate in turn and measures, on the sample source
 
 - seed: hey -c 200 on the seed URL (SAMPLE_LATENCY_MS=500), and a bare WSGI app serving the same bytes
   under the same server (the ceiling);
-- distinct: bench.distinct_keys over fresh ticker/start pairs (SAMPLE_LATENCY_MS=0), with the workers' CPU;
+- distinct: bench.distinct_keys (wrk) over fresh ticker/start pairs (SAMPLE_LATENCY_MS=0), with the
+  workers' CPU;
 - slow: 64 connections trickling headers while 4 clients ask /healthz and the seed URL alongside;
 - drain: 12 requests in flight (SAMPLE_LATENCY_MS=3000) when SIGTERM arrives: how many are answered, and
   how long until the server has exited.
@@ -108,13 +109,13 @@ def seed(server: str, out: Path, requests: int) -> dict[str, float]:
     return {"rps": load["rps"], "p99": load["p99"], "errors": load["errors"], "ceiling_rps": ceiling["rps"]}
 
 
-def distinct(server: str, out: Path, paths: list[str]) -> dict[str, float]:
+def distinct(server: str, out: Path, paths: list[str], seconds: int) -> dict[str, float]:
     process, base = start(
         server, None, out, STOCK_DATA_SOURCE="sample", SAMPLE_LATENCY_MS="0", NAME="distinct"
     )
     try:
         before = cpu_s(process)
-        load = bench.distinct_keys(base, paths, 20)
+        load = bench.distinct_keys(base, paths, out, seconds, 20, f"{server}-distinct")
         cpu_ms = (cpu_s(process) - before) * 1000 / load["requests"]
     finally:
         stop(process)
@@ -195,7 +196,8 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed-requests", type=int, default=12_000)
-    parser.add_argument("--distinct-requests", type=int, default=1_000)
+    parser.add_argument("--distinct-seconds", type=int, default=5)
+    parser.add_argument("--distinct-keys", type=int, default=15_000, help="more than one run can use")
     parser.add_argument("--slow-seconds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=bench.BACKEND.parents[1] / ".out" / "bench-servers")
     args = parser.parse_args()
@@ -204,8 +206,9 @@ def main() -> int:
     for round_ in range(args.rounds):
         # Fresh keys every round and server, so each distinct run is all misses.
         for index, server in enumerate(args.servers):
-            paths = bench.distinct_paths(args.distinct_requests, seed=1000 * round_ + index)
-            s, d = seed(server, args.out, args.seed_requests), distinct(server, args.out, paths)
+            paths = bench.distinct_paths(args.distinct_keys, seed=1000 * round_ + index)
+            s = seed(server, args.out, args.seed_requests)
+            d = distinct(server, args.out, paths, args.distinct_seconds)
             w, g = slow(server, args.out, args.slow_seconds), drain(server, args.out)
             rows[server].append(
                 f"seed {s['rps']:,.0f} req/s = {s['rps'] / s['ceiling_rps']:.0%} of {s['ceiling_rps']:,.0f}, "
