@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import jsonschema
 import pytest
 import requests
 import yaml
+from tools_helpers import free_port, launched, listening, read_until
 
 from tools import pins
 from tools.k3d import bootstrap, hpa_load, smoke
@@ -36,17 +36,6 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": "/dev/null",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -242,9 +231,9 @@ def test_serve_git_serves_the_bare_repository(prepared, tmp_path: Path) -> None:
         if pidfile.exists():
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while port_open(port) and time.monotonic() < deadline:
+    while listening(port) and time.monotonic() < deadline:
         time.sleep(0.1)  # polling for the daemon's socket to close after SIGTERM
-    assert not port_open(port)
+    assert not listening(port)
 
 
 @pytest.mark.parametrize(
@@ -376,35 +365,12 @@ def test_cluster_up_without_host_k3d_internal_fails_naming_it(prepared, tmp_path
 @pytest.fixture(scope="module")
 def make_run() -> tuple[str, str]:
     """tools/run_local.py (`make run`) on free loopback ports with sample data; stopped by its PID."""
-    backend, frontend = free_port(), free_port()
-    env = {
-        **os.environ,
-        "BACKEND_PORT": str(backend),
-        "FRONTEND_PORT": str(frontend),
-        "STOCK_DATA_SOURCE": "sample",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "tools/run_local.py"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    urls = (f"http://127.0.0.1:{backend}", f"http://127.0.0.1:{frontend}")
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # run_local prints this once both tiers answer their health checks
-            if "Press Ctrl-C" in line:
-                break
-        else:
-            pytest.fail(f"make run exited with {process.wait()} before the app was up")
-        yield urls
-    finally:
+    with launched() as (process, backend, frontend):
+        read_until(process)
+        yield f"http://127.0.0.1:{backend}", f"http://127.0.0.1:{frontend}"
         process.send_signal(signal.SIGTERM)  # run_local stops both tiers on SIGTERM
         process.wait(timeout=30)
-        assert not any(port_open(port) for port in (backend, frontend)), "make run left a server behind"
+        assert not any(listening(port) for port in (backend, frontend)), "make run left a server behind"
 
 
 def test_smoke_passes_against_the_app(make_run) -> None:
