@@ -1,33 +1,55 @@
 """The two scripts the cluster runs from ConfigMaps: the load test and the metrics-server check.
 
-Both are served by a local HTTP server on 127.0.0.1, with bounded request counts.
+Both are served by a local HTTP server on 127.0.0.1, with bounded request counts; it also stands in for
+the API server that the check patches its CronJob on (what it receives is kept in `patches`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import check
 import loadtest
 import pytest
+from gitops_helpers import resource
 
-# path -> (status, JSON body); the server answers every GET from this table.
+# path -> (status, JSON body); the server answers every GET, and every PATCH (by path without its query),
+# from this table.
 Routes = dict[str, tuple[int, object]]
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, Routes]]:
+def patches() -> list[dict]:
+    """Each PATCH the server received: its path with query, Content-Type and JSON body."""
+    return []
+
+
+@pytest.fixture
+def server(patches: list[dict]) -> Iterator[tuple[str, Routes]]:
     routes: Routes = {}
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             hits.append(self.path)
-            status, body = routes.get(self.path, (404, {"error": "no route"}))
+            self.answer(*routes.get(self.path, (404, {"error": "no route"})))
+
+        def do_PATCH(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length)) if length else None
+            patches.append(
+                {"path": self.path, "content_type": self.headers.get("Content-Type"), "body": body}
+            )
+            path = urllib.parse.urlsplit(self.path).path
+            self.answer(*routes.get(path, (404, {"error": "no route"})))
+
+        def answer(self, status: int, body: object) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -186,3 +208,138 @@ def test_check_fails_with_the_reason(server, apiservice, nodes, message):
 def test_check_reports_an_unreachable_api_server():
     with pytest.raises(check.CheckFailedError, match="GET /apis"):
         check.check_once("http://127.0.0.1:9", "token", ssl.create_default_context())
+
+
+CRONJOB_PATH = "/apis/batch/v1/namespaces/kube-system/cronjobs/metrics-server-check"
+CRONJOB = ("kube-system", "metrics-server-check")
+
+
+def metrics_flow(routes: Routes) -> None:
+    routes[APISERVICE_PATH] = (200, available("True"))
+    routes[NODES_PATH] = (200, {"items": [{"usage": {"cpu": "5m"}}]})
+
+
+def recorded_verdict(patches: list[dict]) -> dict[str, str]:
+    """The one PATCH the run sent, checked for its shape; its annotations."""
+    (patch,) = patches
+    assert urllib.parse.urlsplit(patch["path"]).path == CRONJOB_PATH
+    assert "fieldManager=metrics-server-check" in patch["path"]
+    # A merge patch of three annotations: nothing else on the CronJob is touched.
+    assert patch["content_type"] == "application/merge-patch+json"
+    assert list(patch["body"]) == ["metadata"]
+    assert list(patch["body"]["metadata"]) == ["annotations"]
+    annotations = patch["body"]["metadata"]["annotations"]
+    assert set(annotations) == {check.RESULT, check.FINISHED, check.REASON}
+    return annotations
+
+
+def test_a_passing_run_records_success_on_its_cronjob(server, patches, capsys):
+    base, routes = server
+    metrics_flow(routes)
+    routes[CRONJOB_PATH] = (200, {"kind": "CronJob"})
+    assert check.run(base, "token", ssl.create_default_context(), CRONJOB, attempts=1, interval=0) == 0
+    annotations = recorded_verdict(patches)
+    assert annotations[check.RESULT] == check.SUCCEEDED
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", annotations[check.FINISHED])
+    assert "node metrics are flowing" in annotations[check.REASON]
+    assert "OK:" in capsys.readouterr().out
+
+
+def test_a_failing_run_records_the_failure_and_still_fails(server, patches, capsys):
+    base, routes = server
+    routes[APISERVICE_PATH] = (200, available("False", "MissingEndpoints"))
+    routes[CRONJOB_PATH] = (200, {"kind": "CronJob"})
+    assert check.run(base, "token", ssl.create_default_context(), CRONJOB, attempts=2, interval=0) == 1
+    annotations = recorded_verdict(patches)
+    assert annotations[check.RESULT] == check.FAILED
+    assert "is not Available: MissingEndpoints" in annotations[check.REASON]
+    out = capsys.readouterr().out
+    assert "attempt 2/2:" in out
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: the HPA cannot scale")
+
+
+def test_a_passing_run_that_cannot_record_its_verdict_fails_and_says_so(server, patches, capsys):
+    base, routes = server
+    metrics_flow(routes)
+    routes[CRONJOB_PATH] = (403, {"kind": "Status", "reason": "Forbidden"})
+    assert check.run(base, "token", ssl.create_default_context(), CRONJOB, attempts=1, interval=0) == 1
+    assert len(patches) == 1
+    out = capsys.readouterr().out
+    where = "CronJob kube-system/metrics-server-check"
+    assert f"could not record the verdict on {where} (PATCH {CRONJOB_PATH}: HTTP 403" in out
+    assert "rbac.yaml" in out
+
+
+def test_a_failing_run_that_cannot_record_its_verdict_keeps_its_failure_message(server, capsys):
+    base, routes = server
+    routes[APISERVICE_PATH] = (503, {})
+    assert check.run(base, "token", ssl.create_default_context(), CRONJOB, attempts=1, interval=0) == 1
+    out = capsys.readouterr().out
+    assert "could not record the verdict" in out
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: the HPA cannot scale")
+
+
+def test_a_long_reason_is_cut_to_fit_an_annotation():
+    annotations = check.verdict_patch(check.FAILED, "x" * 5000, 0)["metadata"]["annotations"]
+    assert len(annotations[check.REASON]) == check.REASON_CHARS
+    assert annotations[check.REASON].endswith("...")
+    assert annotations[check.FINISHED] == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("unset", "bad", "message"),
+    [
+        ("CHECK_CRONJOB_NAME", {}, "CHECK_CRONJOB_NAME is not set"),
+        ("CHECK_CRONJOB_NAMESPACE", {}, "CHECK_CRONJOB_NAMESPACE is not set"),
+        ("KUBERNETES_SERVICE_HOST", {}, "KUBERNETES_SERVICE_HOST is not set"),
+        (None, {"CHECK_ATTEMPTS": "six"}, "CHECK_ATTEMPTS='six' is not a number"),
+        (None, {"CHECK_INTERVAL_SECONDS": "-1"}, "CHECK_INTERVAL_SECONDS='-1' is negative"),
+        (None, {}, "the service account's token or CA in"),
+    ],
+)
+def test_a_pod_without_what_the_check_needs_gets_a_clear_message(
+    monkeypatch, tmp_path, capsys, unset, bad, message
+):
+    monkeypatch.setattr(check, "SERVICE_ACCOUNT", tmp_path / "no-service-account")
+    for variable, value in {
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "CHECK_CRONJOB_NAME": "metrics-server-check",
+        "CHECK_CRONJOB_NAMESPACE": "kube-system",
+        **bad,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    if unset:
+        monkeypatch.delenv(unset)
+    assert check.main() == 2
+    assert message in capsys.readouterr().out
+
+
+def test_the_check_may_patch_its_own_cronjob_and_nothing_else(prod):
+    """As rendered (kustomize rewrites names it thinks are references): the pod names the CronJob it
+    runs in, and its account may patch that one, in its namespace, and do nothing else to it."""
+    cronjob = resource(prod, "CronJob", "metrics-server-check")
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {variable["name"]: variable for variable in container["env"]}
+    assert env[check.NAME_VARIABLE]["value"] == cronjob["metadata"]["name"]
+    assert env[check.NAMESPACE_VARIABLE]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    binding = resource(prod, "RoleBinding", "metrics-server-check")
+    assert binding["metadata"]["namespace"] == cronjob["metadata"]["namespace"]
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": pod["serviceAccountName"],
+            "namespace": cronjob["metadata"]["namespace"],
+        }
+    ]
+    role = resource(prod, "Role", binding["roleRef"]["name"])
+    assert binding["roleRef"]["kind"] == "Role"
+    assert role["metadata"]["namespace"] == cronjob["metadata"]["namespace"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["batch"],
+            "resources": ["cronjobs"],
+            "resourceNames": [cronjob["metadata"]["name"]],
+            "verbs": ["patch"],
+        }
+    ]

@@ -88,3 +88,18 @@ def test_host_run_stages_hold_then_end_only_the_selected_pods() -> None:
     assert {e["key"]: e["operator"] for e in exit_["spec"]["selector"]["matchExpressions"]}[annotation] == (
         "Exists"
     )
+
+
+def test_the_runner_fills_in_the_checks_env_as_the_kubelet_would() -> None:
+    (relative,) = pod_runner.RUN_ON_HOST[:1]
+    template = yaml.safe_load((REPO_ROOT / relative).read_text())["spec"]["jobTemplate"]["spec"]["template"]
+    pod = {"metadata": {"name": "check-now-x7k2p", "namespace": "kube-system"}, "spec": template["spec"]}
+    (container,) = pod["spec"]["containers"]
+    env = {variable["name"]: pod_runner.env_value(pod, variable) for variable in container.get("env", [])}
+    assert env == {"CHECK_CRONJOB_NAME": "metrics-server-check", "CHECK_CRONJOB_NAMESPACE": "kube-system"}
+
+
+def test_an_env_source_the_runner_cannot_fill_is_a_clear_error() -> None:
+    variable = {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    with pytest.raises(pod_runner.RunnerError, match=r"env NODE: only literal values and fieldRefs to"):
+        pod_runner.env_value({"metadata": {}}, variable)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from check import FAILED, FINISHED, REASON, RESULT, SUCCEEDED
 
 APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
 CRONJOB_HEALTH_KEY = "resource.customizations.health.batch_CronJob"
@@ -217,14 +218,22 @@ SCHEDULED = "2026-11-30T13:05:00Z"
 EARLIER = "2026-11-30T13:00:00Z"
 
 
-def cronjob(status: dict | None = None, *, suspend: bool = False) -> dict:
+def cronjob(status: dict | None = None, *, suspend: bool = False, verdict: dict | None = None) -> dict:
+    metadata = {"name": "metrics-server-check", "namespace": "kube-system"}
+    if verdict is not None:
+        metadata["annotations"] = verdict
     job = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": "metrics-server-check", "namespace": "kube-system"},
+        "metadata": metadata,
         "spec": {"schedule": "*/5 * * * *", "suspend": suspend},
     }
     return job if status is None else {**job, "status": status}
+
+
+def verdict(result: str, finished: str, reason: str = "v1beta1.metrics.k8s.io is not Available") -> dict:
+    """The annotations check.py writes onto its CronJob at the end of a run (its own key names)."""
+    return {RESULT: result, FINISHED: finished, REASON: reason}
 
 
 ACTIVE = [{"kind": "Job", "name": "metrics-server-check-29410385", "namespace": "kube-system"}]
@@ -276,6 +285,67 @@ CRONJOB_CASES = [
         "Healthy",
         "in progress",
         id="run-in-progress-after-a-success",
+    ),
+    # The defect the annotations fix: the run before the one in progress failed (13:00), the last success
+    # is older (12:55); the status alone reads like run-in-progress-after-a-success.
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T12:55:07Z", "active": ACTIVE},
+            verdict=verdict(
+                FAILED, "2026-11-30T13:01:02Z", "GET /apis/metrics.k8s.io/v1beta1/nodes: HTTP 503"
+            ),
+        ),
+        "Degraded",
+        "the last finished run failed (at 2026-11-30T13:01:02Z: GET /apis/metrics.k8s.io/v1beta1/nodes: "
+        "HTTP 503); the last success finished at 2026-11-30T12:55:07Z",
+        id="run-in-progress-after-a-failed-run",
+    ),
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "active": ACTIVE}, verdict=verdict(FAILED, "2026-11-30T13:01:02Z")
+        ),
+        "Degraded",
+        "failed (at 2026-11-30T13:01:02Z: v1beta1.metrics.k8s.io is not Available); no run has succeeded yet",
+        id="run-in-progress-after-nothing-but-failures",
+    ),
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z", "active": ACTIVE},
+            verdict=verdict(SUCCEEDED, "2026-11-30T13:00:07Z", "node metrics are flowing"),
+        ),
+        "Healthy",
+        "in progress; the last successful run finished at 2026-11-30T13:00:08Z",
+        id="run-in-progress-after-a-recorded-success",
+    ),
+    # A failure recorded before the last success is stale (that success could not annotate): not believed.
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z", "active": ACTIVE},
+            verdict=verdict(FAILED, "2026-11-30T12:55:41Z"),
+        ),
+        "Healthy",
+        "in progress",
+        id="run-in-progress-stale-failure",
+    ),
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:00:08Z", "active": ACTIVE},
+            verdict={RESULT: FAILED},
+        ),
+        "Healthy",
+        "in progress",
+        id="run-in-progress-failure-without-time",
+    ),
+    # Without a run in progress the status decides, as before: a failed manual run after a successful
+    # scheduled one does not turn it red.
+    pytest.param(
+        cronjob(
+            {"lastScheduleTime": SCHEDULED, "lastSuccessfulTime": "2026-11-30T13:05:09Z"},
+            verdict=verdict(FAILED, "2026-11-30T13:07:30Z"),
+        ),
+        "Healthy",
+        "the last run succeeded",
+        id="finished-runs-judged-by-the-status",
     ),
     pytest.param(
         cronjob({"lastScheduleTime": SCHEDULED}, suspend=True), "Suspended", "suspended", id="suspended"

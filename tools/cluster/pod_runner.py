@@ -238,9 +238,7 @@ class Runner:
                "KUBERNETES_SERVICE_HOST": "127.0.0.1",
                "KUBERNETES_SERVICE_PORT": str(self.apiserver_port)}  # fmt: skip
         for variable in container.get("env", []):
-            if "value" not in variable:
-                raise RunnerError(f"env {variable['name']}: only literal values are supported")
-            env[variable["name"]] = variable["value"]
+            env[variable["name"]] = env_value(pod, variable)
         command = [*container.get("command", []), *container.get("args", [])]
         if not command:
             raise RunnerError("the container has no command; the image's entrypoint is unknown here")
@@ -341,6 +339,24 @@ class Runner:
         path = f"/api/v1/namespaces/{metadata['namespace']}/serviceaccounts/{account}/token"
         return self.api.request("POST", path, data=json.dumps(request),
                                 headers={"Content-Type": "application/json"})["status"]["token"]  # fmt: skip
+
+
+# The downward API's pod fields the runner fills in, as the kubelet would.
+FIELD_REFS = {"metadata.name": ("metadata", "name"), "metadata.namespace": ("metadata", "namespace")}
+
+
+def env_value(pod: dict, variable: dict) -> str:
+    """A container's env entry: a literal value, or one of FIELD_REFS of the pod."""
+    if "value" in variable:
+        return variable["value"]
+    field = (variable.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
+    if field not in FIELD_REFS:
+        supported = ", ".join(sorted(FIELD_REFS))
+        raise RunnerError(
+            f"env {variable['name']}: only literal values and fieldRefs to {supported} run here"
+        )
+    section, key = FIELD_REFS[field]
+    return pod[section][key]
 
 
 def write(path: Path, text: str, mode: int) -> None:

@@ -4,6 +4,11 @@
 -- and adds the Job to `active` in one status update, drops it from `active` when it finishes, and sets
 -- lastSuccessfulTime (the completion time) only when it succeeded. Timestamps are RFC 3339 in UTC, so
 -- comparing them as strings compares the times (no string library here).
+-- While a run is in progress the status cannot say how the previous one ended, so the check itself
+-- (platform/metrics-server-check/check.py) annotates its CronJob with each finished run's verdict.
+local RESULT = "stock-gitops/last-check"
+local FINISHED = "stock-gitops/last-check-finished"
+local REASON = "stock-gitops/last-check-reason"
 local hs = { status = "Healthy", message = "" }
 
 if obj.spec ~= nil and obj.spec.suspend == true then
@@ -21,13 +26,28 @@ end
 
 local running = status.active ~= nil and #status.active > 0
 if running then
+  -- A failure recorded after the last success is the last finished run's verdict; one recorded before
+  -- it (a later run succeeded but could not annotate) is stale.
+  local annotations = (obj.metadata or {}).annotations or {}
+  local finished = annotations[FINISHED]
+  if annotations[RESULT] == "failed" and finished ~= nil
+      and (status.lastSuccessfulTime == nil or finished > status.lastSuccessfulTime) then
+    hs.status = "Degraded"
+    local since = "no run has succeeded yet"
+    if status.lastSuccessfulTime ~= nil then
+      since = "the last success finished at " .. status.lastSuccessfulTime
+    end
+    hs.message = "a run is in progress, and the last finished run failed (at " .. finished .. ": "
+      .. (annotations[REASON] or "no reason recorded") .. "); " .. since .. "; see the failed Job's log"
+    return hs
+  end
   if status.lastSuccessfulTime == nil then
     -- Its first run, or a later one after nothing but failures: not known to be healthy.
     hs.status = "Progressing"
     hs.message = "a run is in progress and no run has succeeded yet"
     return hs
   end
-  -- The status does not say how the previous run ended; the last verdict we know of was a success.
+  -- No failure recorded since the last success (or no verdict at all, from a check before annotations).
   hs.message = "a run is in progress; the last successful run finished at " .. status.lastSuccessfulTime
   return hs
 end
