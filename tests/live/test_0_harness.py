@@ -16,24 +16,46 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "state"
 
 
-def test_down_stops_every_recorded_process_and_its_children(scratch: Path) -> None:
-    state = {"processes": []}
-    port = cluster.free_port()
-    # A parent that ignores SIGTERM, and a child that holds the port: down must escalate to SIGKILL
-    # and reach the whole process group, or the port stays taken.
+def stub(port: int, pid_file: Path, parent_ignores_sigterm: bool) -> str:
+    """A parent that starts a child holding `port`; the child ignores SIGTERM and writes its PID first."""
     child = (
-        f"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"
-    )
-    server = (
-        "import signal, subprocess, sys, time\n"
+        "import os, signal, socket, sys, time\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+        "time.sleep(600)\n"
+    )
+    ignore = "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if parent_ignores_sigterm else ""
+    return (
+        f"import signal, subprocess, sys, time\n{ignore}"
         f"subprocess.Popen([sys.executable, '-c', {child!r}])\n"
         "time.sleep(600)\n"
     )
-    process = cluster.start(state, "stubborn", [sys.executable, "-c", server], [port])
+
+
+@pytest.mark.parametrize(
+    "parent_ignores_sigterm",
+    # Both ignore it: down must escalate to SIGKILL and reach the whole group. Only the child does: its
+    # parent is gone at once, and the child must not outlive down holding the port.
+    [True, False],
+    ids=["parent-and-child-ignore-sigterm", "child-outlives-its-parent"],
+)
+def test_down_stops_every_recorded_process_and_its_children(
+    scratch: Path, tmp_path: Path, parent_ignores_sigterm: bool
+) -> None:
+    state = {"processes": []}
+    port = cluster.free_port()
+    pid_file = tmp_path / "child.pid"
+    argv = [sys.executable, "-c", stub(port, pid_file, parent_ignores_sigterm)]
+    process = cluster.start(state, "stubborn", argv, [port])
     cluster.wait_for("the stub's port", lambda: cluster.port_open(port), 30, process=process)
+    child = int(pid_file.read_text())
+    # The 2 s bound is for SIGTERM only; down then waits (boundedly) for the processes and ports to be
+    # gone after SIGKILL, which under a load of 15 took longer than the parent's exit (a failed run).
     assert cluster.down(timeout=2) == 0
     process.popen.wait(timeout=5)
+    assert not cluster.pid_alive(process.popen.pid)
+    assert not cluster.pid_alive(child), f"the stub's child (pid {child}) survived down"
     assert not cluster.port_open(port), f"port {port} still open after down"
     assert not scratch.exists(), "down left its state directory"
 

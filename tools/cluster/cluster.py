@@ -179,20 +179,28 @@ def pid_alive(pid: int) -> bool:
 def stop_recorded(state: dict, timeout: float = 20) -> list[str]:
     """SIGTERM each recorded process group, then SIGKILL what is left; return what still runs."""
     processes = state.get("processes", [])
+
+    def left() -> list[str]:
+        # The ports too: a child of a recorded process (same group) can hold one after its parent is
+        # gone, and under load it may not have died yet when the parent has.
+        alive = [f"{e['name']} (pid {e['pid']})" for e in processes if pid_alive(e["pid"])]
+        return alive + [
+            f"{e['name']} port {p}" for e in processes for p in e.get("ports", []) if port_open(p)
+        ]
+
     for entry in reversed(processes):
         with_group(entry["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(pid_alive(entry["pid"]) for entry in processes):
+    while time.monotonic() < deadline and left():
         time.sleep(0.2)
     for entry in processes:
-        if pid_alive(entry["pid"]):
+        # The group even when its leader is gone but a port is not: a child may ignore SIGTERM.
+        if pid_alive(entry["pid"]) or any(port_open(p) for p in entry.get("ports", [])):
             with_group(entry["pid"], signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(pid_alive(entry["pid"]) for entry in processes):
+    while time.monotonic() < deadline and left():
         time.sleep(0.2)
-    left = [f"{e['name']} (pid {e['pid']})" for e in processes if pid_alive(e["pid"])]
-    left += [f"{e['name']} port {p}" for e in processes for p in e.get("ports", []) if port_open(p)]
-    return left
+    return left()
 
 
 def with_group(pid: int, sig: int) -> None:
