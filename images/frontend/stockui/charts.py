@@ -5,6 +5,7 @@ Traces are SVG (`go.Scatter`, not `Scattergl`) so the chart renders the same in 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -121,14 +122,12 @@ def price_figure(
             "yaxis": "y2",
             "xaxis": "x2",
             "name": "Volume",
-            # Rising/falling as 1/0 on a two-colour scale: a number array is validated and sent as one
-            # typed array, where a colour string per bar was validated bar by bar (a third of the figure's
-            # build time) and sent as text.
+            # A colour string per bar, as a list (validated in one pass, ~0.1 ms for a year of bars). Not
+            # 0/1 on a two-colour scale: Plotly.js then hands each bar's number to its colour parser while
+            # drawing, which logs "Invalid color specifier" with a stack trace per bar: 0.4 s of the
+            # browser's main thread before the first chart, for the same colours.
             "marker": {
-                "color": (prices["close"] >= prices["open"]).to_numpy().astype("int8"),
-                "colorscale": [[0, DOWN_COLOUR], [1, UP_COLOUR]],
-                "cmin": 0,
-                "cmax": 1,
+                "color": np.where(prices["close"] >= prices["open"], UP_COLOUR, DOWN_COLOUR).tolist(),
                 "line": {"width": 0},
             },
             "opacity": 0.6,

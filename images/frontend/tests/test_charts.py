@@ -37,6 +37,10 @@ def test_one_ticker_as_candles_with_moving_averages_over_volume():
     assert pd.Timestamp(sma200.x[0]) == pd.Timestamp(candles.x[0])
     assert not pd.isna(sma200.y[0])
     assert volume.yaxis == "y2"
+    # Colours, not numbers on a colour scale: Plotly.js warns about (and pays for) each number while drawing.
+    shown = prices.loc[start:]
+    rising = (shown["close"] >= shown["open"]).to_numpy()
+    assert list(volume.marker.color) == [charts.UP_COLOUR if up else charts.DOWN_COLOUR for up in rising]
     assert fig.layout.yaxis.type == "linear"
     assert fig.layout.xaxis.rangebreaks[0].bounds == ("sat", "mon")
 
