@@ -221,6 +221,7 @@ def metrics_flow(routes: Routes) -> None:
 
 def recorded_verdict(patches: list[dict]) -> dict[str, str]:
     """The one PATCH the run sent, checked for its shape; its annotations."""
+    assert len(patches) == 1, f"the run sent {len(patches)} PATCH requests, not one: {patches}"
     (patch,) = patches
     assert urllib.parse.urlsplit(patch["path"]).path == CRONJOB_PATH
     assert "fieldManager=metrics-server-check" in patch["path"]
