@@ -99,9 +99,7 @@ def _bars(ticker: str) -> dict[str, np.ndarray]:
     """A symbol's whole series as Prices holds it (rounded prices, integer volumes), made once per worker:
     rounding on every miss cost about an eighth of its CPU."""
     series = _series(ticker)
-    columns = normalised_columns(
-        "sample", tuple(series[column] for column in COLUMNS[:4]), series["volume"]
-    )
+    columns = normalised_columns("sample", tuple(series[column] for column in COLUMNS[:4]), series["volume"])
     for column in columns:
         column.flags.writeable = False  # every answer's arrays are views of these
     return dict(zip(COLUMNS, columns, strict=True))
