@@ -271,8 +271,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=50, help="0: only the single visitor")
     parser.add_argument("--browsers", type=int, default=3)
-    # 11 pairs: their ratios' quartiles moved by ~0.05 between runs on the shared machine, where 5 loads each
-    # put the ratio of medians anywhere in 1.16-1.56; ~70 s of the bench's ~6 min.
+    # 11 pairs, ~70 s: the pairs' ratios spread with an interquartile range of 0.1-0.3 on the shared machine,
+    # which puts their median within ~±0.06 (5 loads each had put the ratio anywhere in 1.16-1.56).
     parser.add_argument("--repeat", type=int, default=11, help="pairs of single-visitor loads")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--out", type=Path, default=FRONTEND.parents[1] / ".out" / "bench-frontend")
