@@ -89,10 +89,12 @@ def test_hand_set_backend_replicas_are_left_alone(live: Live, bootstrap: Timelin
     assert status.get("operationState", {}).get("startedAt") == operation_before, (
         f"Argo CD started a sync after the replicas changed: {app_summary(app)}"
     )
-    deployment = live.get("deployment", "stock-backend", "-n", NAMESPACE)
+    # kubectl leaves managedFields out of what it prints unless asked.
+    deployment = live.get("deployment", "stock-backend", "-n", NAMESPACE, "--show-managed-fields")
     replicas = deployment["spec"]["replicas"]
     # The HPA may bring them back towards its own count (its scale-down window is 30 s): that is the HPA's
-    # right. Argo CD must not: whoever last wrote /spec/replicas is named in the managed fields.
+    # right. Argo CD must not: whoever last wrote /spec/replicas is named in the managed fields (the HPA as
+    # kube-controller-manager through the scale subresource).
     writers = [
         entry["manager"]
         for entry in deployment["metadata"].get("managedFields", [])
