@@ -56,7 +56,13 @@ def normalised_columns(
     source: str,
     ohlc: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
     volume: npt.ArrayLike,
-) -> tuple[npt.NDArray[np.float64], ...]:
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]:
     """Open, high, low, close and volume as Prices holds them: rounded finite prices, whole volumes >= 0."""
     o, h, lo, c = (np.ascontiguousarray(round_significant(column)) for column in ohlc)
     # JSON has no NaN or infinity (render relies on this); providers drop incomplete bars before.
