@@ -1,4 +1,4 @@
-"""The frontend container's memory limit as the cluster would get it: apps/stock-app rendered with kustomize.
+"""The frontend container's limits as the cluster would get them: apps/stock-app rendered with kustomize.
 
 Read from the rendered manifest (tools/gitops/render.py, the renderer `make render` uses), never copied, so
 the bench and the memory test follow the Deployment whenever someone changes it.
@@ -6,6 +6,7 @@ the bench and the memory test follow the Deployment whenever someone changes it.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -40,3 +41,17 @@ def frontend_resources() -> dict:
 
 def memory_limit_bytes() -> int:
     return quantity_bytes(frontend_resources()["limits"]["memory"])
+
+
+def quantity_cores(quantity: str) -> int:
+    """A Kubernetes CPU quantity ("1", "1000m", "1.5", "250m") as the whole cores it needs (1, 1, 2, 1)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", str(quantity).strip())
+    if not match:
+        raise ValueError(f"not a CPU quantity this bench understands: {quantity!r}")
+    millicores = float(match[1]) * (1 if match[2] else 1000)
+    return max(1, math.ceil(millicores / 1000))
+
+
+def cpu_limit_cores() -> int:
+    """The whole cores the frontend container may use: what the bench gives its Streamlit servers."""
+    return quantity_cores(frontend_resources()["limits"]["cpu"])
