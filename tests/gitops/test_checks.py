@@ -7,6 +7,7 @@ import copy
 from collections.abc import Callable
 
 import pytest
+import yaml
 from gitops_helpers import REPO_ROOT, app_named, resource
 
 from tools.gitops.checks import CHECKS, run_checks
@@ -23,6 +24,13 @@ def backend_container(r: Rendering) -> dict:
 
 def frontend_pod(r: Rendering) -> dict:
     return resource(r, "Deployment", "stock-frontend")["spec"]["template"]["spec"]
+
+
+def traefik_values(r: Rendering, edit: Callable[[dict], None]) -> None:
+    config = resource(r, "HelmChartConfig", "traefik")["spec"]
+    values = yaml.safe_load(config["valuesContent"])
+    edit(values)
+    config["valuesContent"] = yaml.safe_dump(values)
 
 
 def project(r: Rendering) -> dict:
@@ -146,6 +154,14 @@ BROKEN: dict[str, tuple[Callable[[Rendering], None], str]] = {
             "configMap"
         ].update(name="stock-loadtest"),
         "needs ConfigMap stock-loadtest",
+    ),
+    "traefik sees a node's address for every visitor": (
+        lambda r: traefik_values(r, lambda v: v["service"]["spec"].update(externalTrafficPolicy="Cluster")),
+        "externalTrafficPolicy is Cluster",
+    ),
+    "traefik missing on the node with the floating IP": (
+        lambda r: traefik_values(r, lambda v: v.update(deployment={"replicas": 2})),
+        "deployment.kind is Deployment",
     ),
     "missing service account": (
         lambda r: resource(r, "ServiceAccount", "metrics-server-check")["metadata"].update(name="checker"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterator
 
+import yaml
+
 from tools.gitops.render import IN_CLUSTER, RenderedApp, Rendering, describe, is_application, is_namespaced
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
@@ -145,6 +147,45 @@ def check_middlewares_exist(rendering: Rendering) -> list[str]:
         for reference in filter(None, (part.strip() for part in annotation.split(","))):
             if reference not in available:
                 problems.append(f"{describe(ingress)}: middleware {reference!r} is not rendered anywhere")
+    return problems
+
+
+def keys_on_client_address(middleware: dict) -> bool:
+    """A rate limit keyed on the connection's source address: Traefik's default, and ipStrategy depth 0."""
+    limit = (middleware.get("spec") or {}).get("rateLimit")
+    if limit is None:
+        return False
+    criterion = limit.get("sourceCriterion") or {}
+    if "requestHeaderName" in criterion or criterion.get("requestHost"):
+        return False
+    return not (criterion.get("ipStrategy") or {}).get("depth")
+
+
+def check_rate_limits_see_clients(rendering: Rendering) -> list[str]:
+    """A rate limit per client address needs Traefik to see that address: behind K3s's ServiceLB that takes
+    `externalTrafficPolicy: Local` on Traefik's Service (otherwise every visitor arrives as a node's address,
+    one bucket for all) and a Traefik on every node (Local only forwards to one on the receiving node)."""
+    limits = [m for m in of_kind(rendering, "Middleware") if keys_on_client_address(m)]
+    traefik = find(rendering, "HelmChartConfig", "kube-system", "traefik")
+    if not limits or traefik is None:
+        return []
+    values = yaml.safe_load((traefik.get("spec") or {}).get("valuesContent") or "") or {}
+    policy = ((values.get("service") or {}).get("spec") or {}).get("externalTrafficPolicy", "Cluster")
+    kind = (values.get("deployment") or {}).get("kind", "Deployment")
+    names = ", ".join(describe(m) for m in limits)
+    problems = []
+    if policy != "Local":
+        problems.append(
+            f"{describe(traefik)}: service.spec.externalTrafficPolicy is {policy}, so ServiceLB hands "
+            f"Traefik every visitor as a node's address and {names} limit everyone as one client; "
+            "set it to Local"
+        )
+    if kind != "DaemonSet":
+        problems.append(
+            f"{describe(traefik)}: deployment.kind is {kind}; with externalTrafficPolicy Local ServiceLB "
+            "only forwards to a Traefik on the node the traffic reached (the floating IP's), so it must be "
+            "a DaemonSet"
+        )
     return problems
 
 
@@ -358,6 +399,7 @@ CHECKS: tuple[Check, ...] = (
     check_services_select_pods,
     check_ingress_backends,
     check_middlewares_exist,
+    check_rate_limits_see_clients,
     check_hpa_targets,
     check_network_policies_select,
     check_containers_hardened,

@@ -8,8 +8,9 @@ locals {
   server_url    = "https://${var.server_private_ip}:6443"
 
   # The server runs the control plane only. Everything K3s bundles tolerates this taint: the ServiceLB
-  # DaemonSet must run here (the floating IP's ports 80/443 arrive here), CoreDNS, metrics-server,
-  # local-path-provisioner and Traefik may. Argo CD, the stock app and the helm-install Jobs tolerate
+  # DaemonSet must run here (the floating IP's ports 80/443 arrive here), and so must Traefik, a DaemonSet
+  # behind an externalTrafficPolicy Local Service (platform/README.md); CoreDNS, metrics-server and
+  # local-path-provisioner may. Argo CD, the stock app and the helm-install Jobs tolerate
   # nothing, so they land on the agents. NoSchedule (not CriticalAddonsOnly:NoExecute) keeps the
   # kubeadm convention that charts and operators already know.
   server_taint = "node-role.kubernetes.io/control-plane:NoSchedule"
