@@ -1,4 +1,5 @@
-"""The bench and the memory test read the frontend's limits from the rendered Deployment, in its units."""
+"""The bench and the memory test (host-side, like the bench) read the frontend's limits from the rendered
+Deployment, in its units."""
 
 from __future__ import annotations
 
