@@ -182,12 +182,17 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-async def browser_first_chart(browser, url: str, timeout_s: float = 180) -> SessionResult:
-    """A new visitor (a fresh context: no cookies, an empty HTTP cache) until the candlestick is drawn."""
+async def browser_first_chart(
+    browser, url: str, timeout_s: float = 180, fetched: list[str] | None = None
+) -> SessionResult:
+    """A new visitor (a fresh context: no cookies, an empty HTTP cache) until the candlestick is drawn;
+    the URLs its browser requests are appended to `fetched`, when given."""
     context = await browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         await context.add_init_script(FIRST_CANDLES_MS)
         page = await context.new_page()
+        if fetched is not None:
+            page.on("request", lambda request: fetched.append(request.url))
         await page.goto(url)
         drawn_ms = await asyncio.wait_for(page.evaluate("() => window.firstCandlesMs"), timeout_s)
         return SessionResult(drawn_ms / 1000, None, None)
@@ -221,22 +226,15 @@ class Row:
 
 async def visitor_files(browser, url: str) -> list[str]:
     """What a new visitor's browser fetches from the frontend over HTTP (not the websocket) for the page."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        await context.add_init_script(FIRST_CANDLES_MS)
-        page = await context.new_page()
-        fetched: list[str] = []
-        page.on("request", lambda request: fetched.append(request.url))
-        await page.goto(url)
-        await asyncio.wait_for(page.evaluate("() => window.firstCandlesMs"), 180)
-    finally:
-        await context.close()
+    fetched: list[str] = []
+    result = await browser_first_chart(browser, url, fetched=fetched)
+    if result.error:
+        sys.exit(f"a new visitor's page did not load: {result.error}")
     return [u for u in dict.fromkeys(fetched) if u.startswith(url.rstrip("/")) and "/_stcore/stream" not in u]
 
 
 def files_cost(files: list[str], pid: int, visitors: int = 3) -> dict:
     """The server's CPU for one new visitor's files, fetched `visitors` times one after another."""
-    size = 0
     cpu_before = cpu_seconds(pid)
     for _ in range(visitors):
         size = 0
